@@ -1,0 +1,92 @@
+"""Backends by name: ``get_backend``, ``set_backend``, ``use_backend`` and ``backend``.
+
+The default is ``native`` when its extension imports, else ``numpy`` (with one warning);
+the environment variable ``NNCORE_BACKEND`` chooses it at import time.
+
+Example
+-------
+>>> import nncore
+>>> with nncore.use_backend("numpy"):
+...     nncore.backend()
+'numpy'
+"""
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import os
+import warnings
+from collections.abc import Iterator
+
+from nncore.backends.base import Backend
+from nncore.backends.numpy_backend import NumpyBackend
+
+NAMES = ("native", "numpy")
+
+_instances: dict[str, Backend] = {"numpy": NumpyBackend()}
+try:
+    from nncore.backends.native import NativeBackend
+except ImportError as exc:  # the extension was not built: keep working on NumPy
+    _native_error: ImportError | None = exc
+else:
+    _native_error = None
+    _instances["native"] = NativeBackend()
+
+
+def native_available() -> bool:
+    """True when the compiled extension imported."""
+    return _native_error is None
+
+
+def get_backend(name: str | Backend | None = None) -> Backend:
+    """The backend called ``name`` (a Backend passes through; None gives the current one)."""
+    if isinstance(name, Backend):
+        return name
+    if name is None:
+        return _instances[_current.get()]
+    if not isinstance(name, str) or name not in NAMES:
+        raise ValueError(f"backend must be one of {', '.join(NAMES)}. Received: backend={name!r}")
+    if name == "native" and _native_error is not None:
+        raise ImportError(f"The native backend is not available ({_native_error}); "
+                          "reinstall nncore with a C compiler, or use backend='numpy'.")
+    return _instances[name]
+
+
+def _initial_default() -> str:
+    requested = os.environ.get("NNCORE_BACKEND", "").strip().lower()
+    if requested:
+        get_backend(requested)  # refuse unknown names and an unavailable native backend
+        return requested
+    if _native_error is not None:
+        warnings.warn(f"nncore's native backend did not import ({_native_error}); "
+                      "using the slower numpy backend.", RuntimeWarning, stacklevel=3)
+        return "numpy"
+    return "native"
+
+
+_current: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "nncore_backend", default=_initial_default())
+
+
+def set_backend(name: str) -> None:
+    """Make ``name`` ("native" or "numpy") the default backend."""
+    _current.set(get_backend(name).name)
+
+
+def backend() -> str:
+    """The name of the current default backend."""
+    return _current.get()
+
+
+@contextlib.contextmanager
+def use_backend(name: str) -> Iterator[Backend]:
+    """Use backend ``name`` inside a ``with`` block, restoring the previous one after."""
+    token = _current.set(get_backend(name).name)
+    try:
+        yield _instances[_current.get()]
+    finally:
+        _current.reset(token)
+
+
+__all__ = ["Backend", "NAMES", "backend", "get_backend", "native_available", "set_backend",
+           "use_backend"]

@@ -1,0 +1,30 @@
+"""The native backend: C kernels (csrc/) behind Cython wrappers, GEMM through BLAS.
+
+Importing this package fails with ImportError when the extension modules were not built;
+:mod:`nncore.backends` then falls back to the NumPy backend with a warning.
+"""
+from nncore.backends.base import Backend
+from nncore.backends.native import (
+    _activations, _dense, _elementwise, _losses, _optimizers,
+)
+
+
+class NativeBackend(Backend):
+    """Compiled kernels with the NumPy backend's semantics; the GIL is released inside."""
+
+    name = "native"
+    _activation_forward = staticmethod(_activations.forward)
+    _activation_backward = staticmethod(_activations.backward)
+    _dense_forward = staticmethod(_dense.forward)
+    _dense_backward = staticmethod(_dense.backward)
+    _loss = staticmethod(_losses.loss)
+    _sgd = staticmethod(_optimizers.sgd)
+    _adagrad = staticmethod(_optimizers.adagrad)
+    _rmsprop = staticmethod(_optimizers.rmsprop)
+    _adam = staticmethod(_optimizers.adam)
+    _regularization_loss = staticmethod(_elementwise.regularization_loss)
+    _regularization_grad = staticmethod(_elementwise.regularization_grad)
+    _dropout_mask = staticmethod(_elementwise.dropout_mask)
+    _clip_by_value = staticmethod(_elementwise.clip_by_value)
+    _sum_squares = staticmethod(_elementwise.sum_squares)
+    _scale = staticmethod(_elementwise.scale)

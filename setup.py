@@ -1,0 +1,37 @@
+"""Build the native backend: one extension module per .pyx in nncore/backends/native.
+
+Each .pyx names the C sources from csrc/ it needs in a ``# distutils: sources = ...`` line,
+so adding a kernel module needs no change here.
+"""
+from glob import glob
+from pathlib import Path
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+# -fno-math-errno lets sqrt/exp vectorise (errno is never read); no -march=native so the
+# wheel stays portable; hot loops use GCC target_clones for AVX2 at run time instead.
+COMPILE_ARGS = ["-O3", "-fno-math-errno", "-Wno-unused-function"]
+
+extensions = [
+    Extension(
+        f"nncore.backends.native.{Path(pyx).stem}",
+        [pyx],
+        include_dirs=["csrc"],
+        extra_compile_args=COMPILE_ARGS,
+    )
+    for pyx in sorted(glob("nncore/backends/native/*.pyx"))
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives={
+            "language_level": 3,
+            "boundscheck": False,
+            "wraparound": False,
+            "cdivision": True,
+            "initializedcheck": False,
+        },
+    )
+)
