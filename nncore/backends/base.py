@@ -345,6 +345,9 @@ class Backend(abc.ABC):
                              f"Received: loss={name!r}")
         P = _matrix(y_pred, "y_pred")
         n, d = P.shape
+        if n == 0 or d == 0:
+            raise ValueError(f"y_pred must hold at least one row and one column. "
+                             f"Received: y_pred.shape={P.shape}")
         if key == "sparse_categorical_crossentropy":
             T = _sparse_labels(y_true, n, d)
         else:
