@@ -2,13 +2,26 @@
 
 Example
 -------
->>> import nncore
->>> nncore.backend() in ("native", "numpy")
-True
+>>> import nncore as nn
+>>> model = nn.Sequential([nn.layers.Dense(8, input_dim=4, activation="relu"),
+...                        nn.layers.Dense(8, activation="relu"),
+...                        nn.layers.Dense(3, activation="softmax")], seed=0)
+>>> model.count_params()
+139
 """
 from nncore import backends
 from nncore.backends import backend, get_backend, set_backend, use_backend
+from nncore import (
+    activations, callbacks, datasets, initializers, layers, linear, losses, metrics,
+    optimizers, perceptron, regularizers,
+)
+from nncore.models import NotCompiledError, Sequential, load_model
 
 __version__ = "0.1.0"
 
-__all__ = ["backend", "backends", "get_backend", "set_backend", "use_backend", "__version__"]
+__all__ = [
+    "NotCompiledError", "Sequential", "activations", "backend", "backends", "callbacks",
+    "datasets", "get_backend", "initializers", "layers", "linear", "load_model", "losses",
+    "metrics", "optimizers", "perceptron", "regularizers", "set_backend", "use_backend",
+    "__version__",
+]

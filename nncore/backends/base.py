@@ -363,6 +363,80 @@ class Backend(abc.ABC):
                                  f"Received: sample_weight.shape={sw.shape}")
         return LOSS_CODES[key], T, P, sw
 
+    # ------------------------------------------------------------- batch normalization
+    def batch_norm_forward(self, X: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
+                           moving_mean: np.ndarray, moving_variance: np.ndarray, *,
+                           training: bool, momentum: float = 0.99, epsilon: float = 1e-3,
+                           out: np.ndarray | None = None, out_xhat: np.ndarray | None = None,
+                           out_inv_std: np.ndarray | None = None
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Batch normalization (Ioffe & Szegedy, 2015) over the rows of X (n, d).
+
+        Training: ``mean``, ``var`` (biased) of the batch, ``inv_std = 1 / sqrt(var +
+        epsilon)``, ``xhat = (X - mean) * inv_std``, ``Y = gamma * xhat + beta``, and in
+        place ``moving = momentum * moving + (1 - momentum) * batch`` for mean and
+        variance, as keras.layers.BatchNormalization. Inference uses the moving
+        statistics instead and leaves them unchanged. Returns ``(Y, xhat, inv_std)``.
+        """
+        X = _matrix(X, "X")
+        n, d = X.shape
+        if training and n == 0:
+            raise ValueError("X must hold at least one row to compute batch statistics.")
+        vectors = {}
+        for name, arr in (("gamma", gamma), ("beta", beta)):
+            vectors[name] = as_float_array(arr, name, X.dtype)
+        for name, arr in (("moving_mean", moving_mean), ("moving_variance", moving_variance)):
+            vectors[name] = _inplace(arr, name, (d,), X.dtype)
+        for name, arr in vectors.items():
+            if arr.shape != (d,):
+                raise ValueError(f"{name} must have shape ({d},). Received: {name}.shape={arr.shape}")
+        momentum = check_float(momentum, "momentum", low=0.0, high=1.0)
+        eps = check_float(epsilon, "epsilon", low=0.0, low_open=True)
+        Y = as_output(out, "out", (n, d), X.dtype)
+        xhat = as_output(out_xhat, "out_xhat", (n, d), X.dtype)
+        inv_std = as_output(out_inv_std, "out_inv_std", (d,), X.dtype)
+        for arr, name in ((Y, "out"), (xhat, "out_xhat"), (inv_std, "out_inv_std")):
+            _check_no_overlap(arr, name, X=X, **vectors)
+        _check_no_overlap(Y, "out", out_xhat=xhat, out_inv_std=inv_std)
+        _check_no_overlap(xhat, "out_xhat", out_inv_std=inv_std)
+        self._batch_norm_forward(X, vectors["gamma"], vectors["beta"], vectors["moving_mean"],
+                                 vectors["moving_variance"], bool(training), momentum, eps,
+                                 Y, xhat, inv_std)
+        return Y, xhat, inv_std
+
+    def batch_norm_backward(self, dY: np.ndarray, xhat: np.ndarray, gamma: np.ndarray,
+                            inv_std: np.ndarray, *, out_dX: np.ndarray | None = None,
+                            out_dgamma: np.ndarray | None = None,
+                            out_dbeta: np.ndarray | None = None
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Backward of training-mode :meth:`batch_norm_forward`; returns (dX, dgamma, dbeta).
+
+        ``dbeta = sum(dY)``, ``dgamma = sum(dY * xhat)`` over rows, and, because the
+        batch mean and variance depend on every row,
+        ``dX = gamma * inv_std / n * (n * dY - dbeta - xhat * dgamma)``.
+        ``out_dX`` may be ``dY`` itself.
+        """
+        dY = _matrix(dY, "dY")
+        n, d = dY.shape
+        xhat = _matrix(xhat, "xhat", dY.dtype)
+        gamma = as_float_array(gamma, "gamma", dY.dtype)
+        inv_std = as_float_array(inv_std, "inv_std", dY.dtype)
+        if xhat.shape != (n, d) or gamma.shape != (d,) or inv_std.shape != (d,):
+            raise ValueError(f"batch_norm_backward shapes disagree: dY {dY.shape}, xhat "
+                             f"{xhat.shape}, gamma {gamma.shape}, inv_std {inv_std.shape}.")
+        dX = as_output(out_dX, "out_dX", (n, d), dY.dtype)
+        dgamma = as_output(out_dgamma, "out_dgamma", (d,), dY.dtype)
+        dbeta = as_output(out_dbeta, "out_dbeta", (d,), dY.dtype)
+        if dX is not dY:
+            _check_no_overlap(dX, "out_dX", dY=dY)
+        _check_no_overlap(dX, "out_dX", xhat=xhat, gamma=gamma, inv_std=inv_std,
+                          out_dgamma=dgamma, out_dbeta=dbeta)
+        for arr, name in ((dgamma, "out_dgamma"), (dbeta, "out_dbeta")):
+            _check_no_overlap(arr, name, dY=dY, xhat=xhat, gamma=gamma, inv_std=inv_std)
+        _check_no_overlap(dgamma, "out_dgamma", out_dbeta=dbeta)
+        self._batch_norm_backward(dY, xhat, gamma, inv_std, dX, dgamma, dbeta)
+        return dX, dgamma, dbeta
+
     # ------------------------------------------------------------- optimizer updates
     def sgd_update(self, param: np.ndarray, grad: np.ndarray,
                    velocity: np.ndarray | None = None, *, learning_rate: float,
@@ -558,6 +632,14 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def _loss(self, code: int, T, P, from_logits: bool, delta: float, sw, dP) -> float: ...
+
+    @abc.abstractmethod
+    def _batch_norm_forward(self, X, gamma, beta, moving_mean, moving_variance,
+                            training: bool, momentum: float, eps: float, Y, xhat, inv_std
+                            ) -> None: ...
+
+    @abc.abstractmethod
+    def _batch_norm_backward(self, dY, xhat, gamma, inv_std, dX, dgamma, dbeta) -> None: ...
 
     @abc.abstractmethod
     def _sgd(self, w, g, v, lr: float, momentum: float, nesterov: bool, wd: float) -> None: ...

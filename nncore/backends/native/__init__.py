@@ -5,7 +5,7 @@ Importing this package fails with ImportError when the extension modules were no
 """
 from nncore.backends.base import Backend
 from nncore.backends.native import (
-    _activations, _dense, _elementwise, _losses, _optimizers,
+    _activations, _dense, _elementwise, _losses, _normalization, _optimizers,
 )
 
 
@@ -18,6 +18,8 @@ class NativeBackend(Backend):
     _dense_forward = staticmethod(_dense.forward)
     _dense_backward = staticmethod(_dense.backward)
     _loss = staticmethod(_losses.loss)
+    _batch_norm_forward = staticmethod(_normalization.batch_norm_forward)
+    _batch_norm_backward = staticmethod(_normalization.batch_norm_backward)
     _sgd = staticmethod(_optimizers.sgd)
     _adagrad = staticmethod(_optimizers.adagrad)
     _rmsprop = staticmethod(_optimizers.rmsprop)

@@ -1,6 +1,8 @@
 """The NumPy backend: every kernel written for a reader; the oracle for the native one."""
 from nncore.backends.base import Backend
-from nncore.backends.numpy_backend import activations, dense, elementwise, losses, optimizers
+from nncore.backends.numpy_backend import (
+    activations, dense, elementwise, losses, normalization, optimizers,
+)
 
 
 class NumpyBackend(Backend):
@@ -12,6 +14,8 @@ class NumpyBackend(Backend):
     _dense_forward = staticmethod(dense.forward)
     _dense_backward = staticmethod(dense.backward)
     _loss = staticmethod(losses.loss)
+    _batch_norm_forward = staticmethod(normalization.batch_norm_forward)
+    _batch_norm_backward = staticmethod(normalization.batch_norm_backward)
     _sgd = staticmethod(optimizers.sgd)
     _adagrad = staticmethod(optimizers.adagrad)
     _rmsprop = staticmethod(optimizers.rmsprop)

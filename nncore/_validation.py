@@ -1,0 +1,79 @@
+"""Checks at the API edge: user data becomes float arrays of the model's dtype, or is refused
+with a message that names the argument and says what was expected."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+FLOATX = np.dtype(np.float32)
+
+
+def as_dtype(dtype) -> np.dtype:
+    """float32 or float64 from a name or dtype, else ValueError."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be 'float32' or 'float64'. Received: dtype={dtype!r}") from None
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"dtype must be 'float32' or 'float64'. Received: dtype={dtype!r}")
+    return dt
+
+
+def to_array(x, name: str, dtype: np.dtype, *, ndim: int | tuple[int, ...] | None = None,
+             allow_empty: bool = False) -> np.ndarray:
+    """``x`` as a C-contiguous array of ``dtype``: real numbers only, finite, right rank.
+
+    Lists, tuples and array-likes (anything np.asarray accepts) are welcome; complex,
+    object and string data are refused rather than guessed at. float16 is upcast exactly.
+    """
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"{name} must be an array of real numbers. Received a string.")
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be an array of real numbers ({exc}).") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers (bool, int or float). "
+                        f"Received: {name}.dtype={arr.dtype}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else ndim
+        if arr.ndim not in allowed:
+            want = " or ".join(f"{d}-D" for d in allowed)
+            raise ValueError(f"{name} must be {want}. Received: {name}.shape={arr.shape}")
+    if arr.size == 0 and not allow_empty:
+        raise ValueError(f"{name} must not be empty. Received: {name}.shape={arr.shape}")
+    if arr.dtype.kind in "iu" and arr.size and \
+            max(abs(int(arr.min())), abs(int(arr.max()))) > np.finfo(dtype).max:
+        raise ValueError(f"{name} holds integers too large for {dtype}.")
+    out = np.ascontiguousarray(arr, dtype=dtype)
+    if out.dtype.kind == "f" and not np.isfinite(out).all():
+        raise ValueError(f"{name} must be finite: it holds NaN or inf"
+                         + (" (or values beyond the range of " + str(dtype) + ")"
+                            if np.isfinite(arr).all() else "") + ".")
+    return out
+
+
+def check_int(value, name: str, *, low: int | None = None, allow_none: bool = False) -> int | None:
+    """An integer >= ``low`` (bools refused), or None when allowed."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer. Received: {name}={value!r}")
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be >= {low}. Received: {name}={value!r}")
+    return int(value)
+
+
+def check_choice(value, name: str, choices) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}. "
+                         f"Received: {name}={value!r}")
+    return value
+
+
+def make_rng(seed) -> np.random.Generator:
+    """A Generator from an int seed (or None for fresh entropy)."""
+    if seed is not None:
+        check_int(seed, "seed", low=0)
+    return np.random.default_rng(seed)

@@ -1,0 +1,85 @@
+"""Activation functions on arrays, as keras.activations, computed by the current backend.
+
+Each takes an array-like ``x`` (any shape; softmax acts on the last axis) and returns a
+new float array; integer input is computed in float32 (Keras's floatx), float64 stays
+float64.
+
+Example
+-------
+>>> import nncore as nn
+>>> nn.activations.softmax([[1.0, 2.0, 0.0]]).round(4)
+array([[0.2447, 0.6652, 0.09  ]], dtype=float32)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from nncore.backends import get_backend
+from nncore.backends.base import ACTIVATIONS, DEFAULT_ALPHA, activation_name
+from nncore._validation import FLOATX, to_array
+
+
+def _apply(name: str, x, alpha: float | None = None) -> np.ndarray:
+    dtype = np.float64 if np.asarray(x).dtype == np.float64 else FLOATX
+    arr = to_array(x, "x", dtype, ndim=tuple(range(1, 33)), allow_empty=True)
+    return get_backend().activation(name, arr, alpha=alpha)
+
+
+def linear(x) -> np.ndarray:
+    """``x`` unchanged (as a float array)."""
+    return _apply("linear", x)
+
+
+def step(x) -> np.ndarray:
+    """The perceptron's step: 1 where ``x > 0`` else 0 (its gradient is zero)."""
+    return _apply("step", x)
+
+
+def sigmoid(x) -> np.ndarray:
+    """``1 / (1 + exp(-x))``, without overflow for large ``|x|``."""
+    return _apply("sigmoid", x)
+
+
+def tanh(x) -> np.ndarray:
+    """Hyperbolic tangent."""
+    return _apply("tanh", x)
+
+
+def relu(x) -> np.ndarray:
+    """``max(x, 0)``."""
+    return _apply("relu", x)
+
+
+def leaky_relu(x, negative_slope: float = DEFAULT_ALPHA["leaky_relu"]) -> np.ndarray:
+    """``x`` where positive, ``negative_slope * x`` elsewhere (keeps a gradient alive)."""
+    return _apply("leaky_relu", x, negative_slope)
+
+
+def elu(x, alpha: float = DEFAULT_ALPHA["elu"]) -> np.ndarray:
+    """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere."""
+    return _apply("elu", x, alpha)
+
+
+def gelu(x) -> np.ndarray:
+    """``x * Phi(x)`` with the exact normal CDF (Keras's default, approximate=False)."""
+    return _apply("gelu", x)
+
+
+def softplus(x) -> np.ndarray:
+    """``log(1 + exp(x))``, computed stably."""
+    return _apply("softplus", x)
+
+
+def softmax(x) -> np.ndarray:
+    """``exp(x - max) / sum(exp(x - max))`` along the last axis: rows sum to 1."""
+    return _apply("softmax", x)
+
+
+def get(identifier) -> str:
+    """The canonical activation name for a name, None (linear) or one of these functions."""
+    if callable(identifier) and getattr(identifier, "__module__", None) == __name__:
+        identifier = identifier.__name__
+    return activation_name(identifier)
+
+
+__all__ = list(ACTIVATIONS) + ["get"]

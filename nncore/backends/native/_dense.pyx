@@ -1,0 +1,112 @@
+# distutils: sources = csrc/activations.c
+"""Native dense-layer kernels: one BLAS GEMM plus one fused C pass each way.
+
+Forward: ``Z = X @ W`` (GEMM), then ``Z += b; Y = act(Z)`` in one pass over Z.
+Backward: ``dZ = dY * act'(Z)`` and ``db = dZ.sum(0)`` in one pass, then the GEMMs
+``dW = X.T @ dZ`` and ``dX = dZ @ W.T`` (skipped when dX is None).
+Same signatures and semantics as nncore/backends/numpy_backend/dense.py, the reference
+they are tested against. The GIL is released from the first GEMM to the last pass.
+"""
+from cython cimport floating
+from libc.limits cimport INT_MAX
+
+from nncore.backends.native._blas cimport gemm
+
+cdef extern from "activations.h" nogil:
+    enum:
+        NNC_NUM_ACTIVATIONS
+    void nnc_bias_activation_f32(int code, Py_ssize_t n, Py_ssize_t m, float *Z,
+                                 const float *b, float *Y, double alpha)
+    void nnc_bias_activation_f64(int code, Py_ssize_t n, Py_ssize_t m, double *Z,
+                                 const double *b, double *Y, double alpha)
+    void nnc_activation_backward_colsum_f32(int code, Py_ssize_t n, Py_ssize_t m,
+                                            const float *dY, const float *Z,
+                                            const float *Y, float *dZ, float *db,
+                                            double alpha)
+    void nnc_activation_backward_colsum_f64(int code, Py_ssize_t n, Py_ssize_t m,
+                                            const double *dY, const double *Z,
+                                            const double *Y, double *dZ, double *db,
+                                            double alpha)
+
+cdef int check_sizes(int code, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m) except -1:
+    if code < 0 or code >= NNC_NUM_ACTIVATIONS:
+        raise ValueError(f"Unknown activation code. Received: code={code}")
+    if n > INT_MAX or k > INT_MAX or m > INT_MAX:  # scipy's BLAS takes 32-bit sizes
+        raise ValueError(f"Each dimension must be below 2**31 for BLAS. Received: "
+                         f"n={n}, k={k}, m={m}")
+    return 0
+
+
+cdef int check_shape(const floating[:, ::1] a, Py_ssize_t rows, Py_ssize_t cols,
+                     str name) except -1:
+    if a.shape[0] != rows or a.shape[1] != cols:
+        raise ValueError(f"{name} must have shape ({rows}, {cols}). Received: "
+                         f"{name}.shape=({a.shape[0]}, {a.shape[1]})")
+    return 0
+
+
+cdef int check_length(const floating[::1] a, Py_ssize_t m, str name) except -1:
+    if a.shape[0] != m:
+        raise ValueError(f"{name} must have shape ({m},). Received: "
+                         f"{name}.shape=({a.shape[0]},)")
+    return 0
+
+
+def forward(const floating[:, ::1] X, const floating[:, ::1] W,
+            const floating[::1] b, int code, double alpha, floating[:, ::1] Z,
+            floating[:, ::1] Y) -> None:
+    """``Z = X @ W + b`` (b may be None), ``Y = act(Z)``; X (n, k), W (k, m), b (m,),
+    Z and Y (n, m); Y may be Z."""
+    cdef Py_ssize_t n = X.shape[0], k = X.shape[1], m = W.shape[1]
+    check_sizes(code, n, k, m)
+    check_shape(W, k, m, "W")
+    check_shape(Z, n, m, "Z")
+    check_shape(Y, n, m, "Y")
+    cdef const floating *b_ptr = NULL
+    if b is not None:
+        check_length(b, m, "b")
+        b_ptr = &b[0]
+    with nogil:
+        gemm(False, False, <int>n, <int>m, <int>k, <floating>1, &X[0, 0], &W[0, 0],
+             <floating>0, &Z[0, 0])
+        if floating is float:
+            nnc_bias_activation_f32(code, n, m, &Z[0, 0], b_ptr, &Y[0, 0], alpha)
+        else:
+            nnc_bias_activation_f64(code, n, m, &Z[0, 0], b_ptr, &Y[0, 0], alpha)
+
+
+def backward(const floating[:, ::1] dY, const floating[:, ::1] X,
+             const floating[:, ::1] W, const floating[:, ::1] Z, const floating[:, ::1] Y,
+             int code, double alpha, floating[:, ::1] dZ, floating[:, ::1] dW,
+             floating[::1] db, floating[:, ::1] dX) -> None:
+    """``dZ = dY * act'(Z)``, ``dW = X.T @ dZ``, ``db = dZ.sum(0)``, ``dX = dZ @ W.T``.
+
+    dZ (n, m) is scratch and may be dY; db and dX may be None (not computed).
+    """
+    cdef Py_ssize_t n = X.shape[0], k = X.shape[1], m = W.shape[1]
+    check_sizes(code, n, k, m)
+    check_shape(W, k, m, "W")
+    check_shape(dY, n, m, "dY")
+    check_shape(Z, n, m, "Z")
+    check_shape(Y, n, m, "Y")
+    check_shape(dZ, n, m, "dZ")
+    check_shape(dW, k, m, "dW")
+    cdef floating *db_ptr = NULL
+    cdef bint need_dX = dX is not None
+    if db is not None:
+        check_length(db, m, "db")
+        db_ptr = &db[0]
+    if need_dX:
+        check_shape(dX, n, k, "dX")
+    with nogil:
+        if floating is float:
+            nnc_activation_backward_colsum_f32(code, n, m, &dY[0, 0], &Z[0, 0], &Y[0, 0],
+                                               &dZ[0, 0], db_ptr, alpha)
+        else:
+            nnc_activation_backward_colsum_f64(code, n, m, &dY[0, 0], &Z[0, 0], &Y[0, 0],
+                                               &dZ[0, 0], db_ptr, alpha)
+        gemm(True, False, <int>k, <int>m, <int>n, <floating>1, &X[0, 0], &dZ[0, 0],
+             <floating>0, &dW[0, 0])
+        if need_dX:
+            gemm(False, True, <int>n, <int>k, <int>m, <floating>1, &dZ[0, 0], &W[0, 0],
+                 <floating>0, &dX[0, 0])

@@ -1,0 +1,105 @@
+# distutils: sources = csrc/losses.c
+"""Native loss kernels: Cython wrapper over csrc/losses.c (one row-by-row pass, nogil).
+
+The semantics are those of :func:`nncore.backends.numpy_backend.losses.loss`.
+"""
+from cython cimport floating
+from libc.stdint cimport int64_t
+
+from nncore.backends.base import LOSS_CODES
+
+
+cdef extern from "losses.h" nogil:
+    enum nnc_loss_code:
+        NNC_LOSS_MSE
+        NNC_LOSS_MAE
+        NNC_LOSS_HUBER
+        NNC_LOSS_BCE
+        NNC_LOSS_CCE
+        NNC_LOSS_SCCE
+        NNC_LOSS_COUNT
+
+    double nnc_loss_f32(int code, Py_ssize_t n, Py_ssize_t d, const float *T,
+                        const int64_t *labels, const float *P, const float *sw, float *dP,
+                        int from_logits, double delta)
+    double nnc_loss_f64(int code, Py_ssize_t n, Py_ssize_t d, const double *T,
+                        const int64_t *labels, const double *P, const double *sw,
+                        double *dP, int from_logits, double delta)
+
+
+# The C switch and the Python names must agree; refuse to import rather than compute
+# the wrong loss.
+_C_CODES = {
+    "mean_squared_error": NNC_LOSS_MSE, "mean_absolute_error": NNC_LOSS_MAE,
+    "huber": NNC_LOSS_HUBER, "binary_crossentropy": NNC_LOSS_BCE,
+    "categorical_crossentropy": NNC_LOSS_CCE,
+    "sparse_categorical_crossentropy": NNC_LOSS_SCCE,
+}
+if _C_CODES != LOSS_CODES or len(LOSS_CODES) != NNC_LOSS_COUNT:
+    raise ImportError("csrc/losses.h and nncore.backends.base.LOSS_CODES disagree.")
+
+
+def loss(int code, object T, const floating[:, ::1] P, bint from_logits, double delta,
+         object sw, object dP) -> float:
+    """The batch loss of ``code`` (see csrc/losses.h); its gradient into ``dP`` if given.
+
+    T is (n, d) of P's dtype, or (n,) int64 labels in [0, d) for the sparse loss; sw is
+    (n,) of P's dtype or None; dP is (n, d) of P's dtype or None. The typed memoryviews
+    refuse a wrong dtype or a non-contiguous array, and the shapes are checked here, so
+    the C kernel never reads or writes out of bounds.
+    """
+    cdef Py_ssize_t n = P.shape[0], d = P.shape[1], i
+    cdef const floating[:, ::1] T2
+    cdef const int64_t[::1] labels
+    cdef const floating[::1] W
+    cdef floating[:, ::1] G
+    cdef const floating *t_ptr = NULL
+    cdef const int64_t *l_ptr = NULL
+    cdef const floating *w_ptr = NULL
+    cdef floating *g_ptr = NULL
+    cdef bint bad = False
+    cdef double value
+
+    if code < 0 or code >= NNC_LOSS_COUNT:
+        raise ValueError(f"Unknown loss code {code}.")
+    if n < 1 or d < 1:
+        raise ValueError(f"y_pred must hold at least one row and one column. "
+                         f"Received: y_pred.shape={(n, d)}")
+    if code == NNC_LOSS_SCCE:
+        labels = T
+        if labels.shape[0] != n:
+            raise ValueError(f"labels must have shape ({n},). Received: {labels.shape[0]}")
+        with nogil:
+            for i in range(n):
+                if labels[i] < 0 or labels[i] >= d:
+                    bad = True
+                    break
+        if bad:
+            raise ValueError(f"labels must be in [0, {d}).")
+        l_ptr = &labels[0]
+    else:
+        T2 = T
+        if T2.shape[0] != n or T2.shape[1] != d:
+            raise ValueError(f"T must have shape {(n, d)}. "
+                             f"Received: {(T2.shape[0], T2.shape[1])}")
+        t_ptr = &T2[0, 0]
+    if sw is not None:
+        W = sw
+        if W.shape[0] != n:
+            raise ValueError(f"sw must have shape ({n},). Received: ({W.shape[0]},)")
+        w_ptr = &W[0]
+    if dP is not None:
+        G = dP
+        if G.shape[0] != n or G.shape[1] != d:
+            raise ValueError(f"dP must have shape {(n, d)}. "
+                             f"Received: {(G.shape[0], G.shape[1])}")
+        g_ptr = &G[0, 0]
+
+    with nogil:
+        if floating is float:
+            value = nnc_loss_f32(code, n, d, t_ptr, l_ptr, &P[0, 0], w_ptr, g_ptr,
+                                 from_logits, delta)
+        else:
+            value = nnc_loss_f64(code, n, d, t_ptr, l_ptr, &P[0, 0], w_ptr, g_ptr,
+                                 from_logits, delta)
+    return value

@@ -1,0 +1,213 @@
+"""Callbacks, as keras.callbacks: hooks that ``fit`` calls around epochs and batches.
+
+Example
+-------
+>>> import nncore as nn
+>>> nn.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
+EarlyStopping(monitor='val_loss', patience=3)
+"""
+from __future__ import annotations
+
+import math
+import os
+import warnings
+
+import numpy as np
+
+from nncore.backends.base import check_float
+from nncore._validation import check_int
+
+
+class Callback:
+    """Base class; ``self.model`` is set by ``fit`` before training starts."""
+
+    model = None
+
+    def set_model(self, model) -> None:
+        self.model = model
+
+    def on_train_begin(self, logs=None): ...
+    def on_train_end(self, logs=None): ...
+    def on_epoch_begin(self, epoch: int, logs=None): ...
+    def on_epoch_end(self, epoch: int, logs=None): ...
+    def on_train_batch_begin(self, batch: int, logs=None): ...
+    def on_train_batch_end(self, batch: int, logs=None): ...
+
+
+class History(Callback):
+    """Records the logs of each epoch: ``history.history["loss"]`` is a list per epoch."""
+
+    def __init__(self):
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+
+    def plot(self, keys=None, ax=None):
+        """Plot the recorded curves with matplotlib (an optional extra: nncore[plot])."""
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError as exc:
+            raise ImportError("History.plot needs matplotlib: pip install nncore[plot]") from exc
+        ax = ax if ax is not None else plt.gca()
+        for key in keys or self.history:
+            ax.plot(self.epoch, self.history[key], label=key)
+        ax.set_xlabel("epoch")
+        ax.legend()
+        return ax
+
+
+def _better(mode: str, monitor: str):
+    if mode == "auto":
+        mode = "max" if ("acc" in monitor or monitor.endswith("auc")) else "min"
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'auto', 'min' or 'max'. Received: mode={mode!r}")
+    return (lambda a, b: a < b) if mode == "min" else (lambda a, b: a > b), mode
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
+    epochs; ``restore_best_weights`` puts back the weights of the best epoch."""
+
+    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
+                 verbose: int = 0, mode: str = "auto", baseline: float | None = None,
+                 restore_best_weights: bool = False, start_from_epoch: int = 0):
+        self.monitor = monitor
+        self.min_delta = abs(check_float(min_delta, "min_delta"))
+        self.patience = check_int(patience, "patience", low=0)
+        self.verbose = verbose
+        self.baseline = baseline
+        self.restore_best_weights = bool(restore_best_weights)
+        self.start_from_epoch = check_int(start_from_epoch, "start_from_epoch", low=0)
+        self._better, self.mode = _better(mode, monitor)
+        self.stopped_epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = self.baseline if self.baseline is not None else \
+            (math.inf if self.mode == "min" else -math.inf)
+        self.best_weights = None
+        self.best_epoch = 0
+
+    def _improved(self, value: float) -> bool:
+        shift = -self.min_delta if self.mode == "min" else self.min_delta
+        return self._better(value - shift, self.best) if self.min_delta else \
+            self._better(value, self.best)
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            warnings.warn(f"EarlyStopping: monitor {self.monitor!r} is not in the logs "
+                          f"({', '.join(logs or {})}); it does nothing.", RuntimeWarning,
+                          stacklevel=2)
+            return
+        if epoch < self.start_from_epoch:
+            return
+        if self.best_weights is None and self.restore_best_weights:
+            self.best_weights = self.model.get_weights()
+        self.wait += 1
+        if self._improved(value):
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch and self.restore_best_weights and self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+        if self.stopped_epoch and self.verbose:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+
+    def __repr__(self):
+        return f"EarlyStopping(monitor={self.monitor!r}, patience={self.patience})"
+
+
+class ModelCheckpoint(Callback):
+    """Save the model after each epoch to ``filepath`` (which may hold ``{epoch}`` and log
+    keys, e.g. ``"model-{epoch:02d}-{val_loss:.3f}.nnc"``); with ``save_best_only`` only
+    when ``monitor`` improved."""
+
+    def __init__(self, filepath, monitor: str = "val_loss", verbose: int = 0,
+                 save_best_only: bool = False, mode: str = "auto"):
+        self.filepath = os.fspath(filepath)
+        self.monitor, self.verbose = monitor, verbose
+        self.save_best_only = bool(save_best_only)
+        self._better, self.mode = _better(mode, monitor)
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        path = self.filepath.format(epoch=epoch + 1, **logs)
+        if self.save_best_only:
+            value = logs.get(self.monitor)
+            if value is None:
+                warnings.warn(f"ModelCheckpoint: monitor {self.monitor!r} is not in the logs; "
+                              "saving skipped.", RuntimeWarning, stacklevel=2)
+                return
+            if not self._better(value, self.best):
+                return
+            self.best = value
+        self.model.save(path)
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: saved model to {path}")
+
+
+class TerminateOnNaN(Callback):
+    """Stop training as soon as a batch loss is NaN or infinite."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(loss):
+            print(f"Batch {batch}: invalid loss, terminating training")
+            self.model.stop_training = True
+
+
+class LearningRateScheduler(Callback):
+    """Set the optimizer's learning rate at each epoch start to ``schedule(epoch, lr)``."""
+
+    def __init__(self, schedule, verbose: int = 0):
+        if not callable(schedule):
+            raise TypeError(f"schedule must be callable. Received: {schedule!r}")
+        self.schedule, self.verbose = schedule, verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        lr = float(self.schedule(epoch, optimizer.learning_rate))
+        optimizer.learning_rate = lr
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = self.model.optimizer.learning_rate
+
+
+class ProgbarLogger(Callback):
+    """A tqdm progress bar per epoch showing the running loss and metrics."""
+
+    def __init__(self, steps: int, epochs: int):
+        self.steps, self.epochs = steps, epochs
+        self.bar = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=self.steps, desc=f"Epoch {epoch + 1}/{self.epochs}",
+                        unit="batch", leave=True, dynamic_ncols=True)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.bar.update(1)
+        if logs and (batch % 10 == 0 or batch == self.steps - 1):
+            self.bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs:
+            self.bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
+        self.bar.close()

@@ -1,0 +1,208 @@
+"""Weight initializers, as keras.initializers: callables ``init(shape, dtype, rng)``.
+
+Glorot/Xavier keep the variance of activations and gradients about equal across layers
+for tanh/sigmoid (Glorot & Bengio, 2010); He scales for ReLU, which zeroes half its
+inputs (He et al., 2015); LeCun for SELU-like units. ``fan_in``/``fan_out`` of a Dense
+kernel of shape (in, out) are ``in`` and ``out``.
+
+Example
+-------
+>>> import numpy as np
+>>> from nncore import initializers
+>>> init = initializers.get("he_normal")
+>>> init((4, 8), np.float32, np.random.default_rng(0)).shape
+(4, 8)
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from nncore.backends.base import check_float
+
+# The stddev of a unit normal truncated to [-2, 2]; Keras divides by it so the truncated
+# draw still has the intended variance.
+_TRUNCATED_STD = 0.87962566103423978
+
+
+class Initializer:
+    """Base class: ``__call__(shape, dtype, rng)`` returns a new array."""
+
+    def __call__(self, shape, dtype, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Zeros(Initializer):
+    def __call__(self, shape, dtype, rng):
+        return np.zeros(shape, dtype=dtype)
+
+
+class Ones(Initializer):
+    def __call__(self, shape, dtype, rng):
+        return np.ones(shape, dtype=dtype)
+
+
+class Constant(Initializer):
+    def __init__(self, value: float = 0.0):
+        self.value = check_float(value, "value")
+
+    def __call__(self, shape, dtype, rng):
+        return np.full(shape, self.value, dtype=dtype)
+
+    def get_config(self):
+        return {"value": self.value}
+
+
+class RandomNormal(Initializer):
+    def __init__(self, mean: float = 0.0, stddev: float = 0.05):
+        self.mean = check_float(mean, "mean")
+        self.stddev = check_float(stddev, "stddev", low=0.0)
+
+    def __call__(self, shape, dtype, rng):
+        return rng.normal(self.mean, self.stddev, size=shape).astype(dtype)
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev}
+
+
+class RandomUniform(Initializer):
+    def __init__(self, minval: float = -0.05, maxval: float = 0.05):
+        self.minval = check_float(minval, "minval")
+        self.maxval = check_float(maxval, "maxval")
+        if self.maxval < self.minval:
+            raise ValueError(f"maxval must be >= minval. Received: minval={minval}, "
+                             f"maxval={maxval}")
+
+    def __call__(self, shape, dtype, rng):
+        return rng.uniform(self.minval, self.maxval, size=shape).astype(dtype)
+
+    def get_config(self):
+        return {"minval": self.minval, "maxval": self.maxval}
+
+
+class VarianceScaling(Initializer):
+    """Draws with variance ``scale / n`` where ``n`` is fan_in, fan_out or their mean."""
+
+    def __init__(self, scale: float = 1.0, mode: str = "fan_in",
+                 distribution: str = "truncated_normal"):
+        self.scale = check_float(scale, "scale", low=0.0, low_open=True)
+        if mode not in ("fan_in", "fan_out", "fan_avg"):
+            raise ValueError(f"mode must be 'fan_in', 'fan_out' or 'fan_avg'. Received: {mode!r}")
+        if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
+            raise ValueError("distribution must be 'truncated_normal', 'untruncated_normal' "
+                             f"or 'uniform'. Received: {distribution!r}")
+        self.mode, self.distribution = mode, distribution
+
+    def __call__(self, shape, dtype, rng):
+        fan_in, fan_out = (shape[0], shape[-1]) if len(shape) >= 2 else (shape[0], shape[0])
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
+        variance = self.scale / max(1.0, n)
+        if self.distribution == "uniform":
+            limit = math.sqrt(3.0 * variance)  # U(-a, a) has variance a**2 / 3
+            values = rng.uniform(-limit, limit, size=shape)
+        elif self.distribution == "untruncated_normal":
+            values = rng.normal(0.0, math.sqrt(variance), size=shape)
+        else:
+            values = _truncated_normal(rng, shape) * (math.sqrt(variance) / _TRUNCATED_STD)
+        return values.astype(dtype)
+
+    def get_config(self):
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution}
+
+
+def _truncated_normal(rng: np.random.Generator, shape) -> np.ndarray:
+    """Unit normals redrawn until inside [-2, 2], like Keras's truncated normal."""
+    values = rng.standard_normal(size=shape)
+    outside = np.abs(values) > 2.0
+    while outside.any():
+        values[outside] = rng.standard_normal(size=int(outside.sum()))
+        outside = np.abs(values) > 2.0
+    return values
+
+
+class GlorotUniform(VarianceScaling):
+    def __init__(self):
+        super().__init__(1.0, "fan_avg", "uniform")
+
+    def get_config(self):
+        return {}
+
+
+class GlorotNormal(VarianceScaling):
+    def __init__(self):
+        super().__init__(1.0, "fan_avg", "truncated_normal")
+
+    def get_config(self):
+        return {}
+
+
+class HeUniform(VarianceScaling):
+    def __init__(self):
+        super().__init__(2.0, "fan_in", "uniform")
+
+    def get_config(self):
+        return {}
+
+
+class HeNormal(VarianceScaling):
+    def __init__(self):
+        super().__init__(2.0, "fan_in", "truncated_normal")
+
+    def get_config(self):
+        return {}
+
+
+class LecunUniform(VarianceScaling):
+    def __init__(self):
+        super().__init__(1.0, "fan_in", "uniform")
+
+    def get_config(self):
+        return {}
+
+
+class LecunNormal(VarianceScaling):
+    def __init__(self):
+        super().__init__(1.0, "fan_in", "truncated_normal")
+
+    def get_config(self):
+        return {}
+
+
+_BY_NAME = {
+    "zeros": Zeros, "ones": Ones, "constant": Constant,
+    "random_normal": RandomNormal, "random_uniform": RandomUniform,
+    "variance_scaling": VarianceScaling,
+    "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
+    "xavier_uniform": GlorotUniform, "xavier_normal": GlorotNormal,
+    "he_uniform": HeUniform, "he_normal": HeNormal,
+    "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
+}
+_NAME_OF = {cls: name for name, cls in reversed(_BY_NAME.items())}
+
+
+def get(identifier) -> Initializer:
+    """An initializer from a name (``"he_normal"``), an instance, or a config dict."""
+    if isinstance(identifier, Initializer):
+        return identifier
+    if isinstance(identifier, dict):
+        return _BY_NAME[get_name(identifier.get("class_name"))](**identifier.get("config", {}))
+    return _BY_NAME[get_name(identifier)]()
+
+
+def get_name(identifier) -> str:
+    if not isinstance(identifier, str) or identifier.lower() not in _BY_NAME:
+        raise ValueError(f"Unknown initializer {identifier!r}; expected one of "
+                         f"{', '.join(_BY_NAME)} or an Initializer.")
+    return identifier.lower()
+
+
+def serialize(init: Initializer) -> dict:
+    return {"class_name": _NAME_OF[type(init)], "config": init.get_config()}

@@ -1,0 +1,23 @@
+"""Layers, as keras.layers: Dense, Dropout, BatchNormalization, Activation."""
+from nncore.layers.activation import Activation
+from nncore.layers.base import Layer
+from nncore.layers.batch_normalization import BatchNormalization
+from nncore.layers.dense import Dense
+from nncore.layers.dropout import Dropout
+
+_CLASSES = {cls.__name__: cls for cls in (Activation, BatchNormalization, Dense, Dropout)}
+
+
+def serialize(layer: Layer) -> dict:
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def deserialize(config: dict) -> Layer:
+    name = config.get("class_name") if isinstance(config, dict) else None
+    if name not in _CLASSES:
+        raise ValueError(f"Unknown layer class {name!r}; expected one of {', '.join(_CLASSES)}.")
+    return _CLASSES[name](**config.get("config", {}))
+
+
+__all__ = ["Activation", "BatchNormalization", "Dense", "Dropout", "Layer", "deserialize",
+           "serialize"]

@@ -1,0 +1,98 @@
+"""The layer base class: Keras's lifecycle on the backend's ops.
+
+``__init__`` checks arguments; ``build(input_dim, dtype, ops, rng)`` creates the weights
+once the input width is known; ``forward(X, training)`` and ``backward(dY, need_dX)``
+compute on 2-D batches (rows, features) through the backend, reusing buffers across
+steps so a warm training step allocates no arrays.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from nncore.backends.base import Backend
+from nncore._validation import check_int
+
+
+class Layer:
+    """Base class of nncore layers.
+
+    Subclasses set ``params`` (trainable arrays, Keras order), ``grads`` (same shapes),
+    ``weight_names``, and optionally ``state`` (non-trainable arrays such as moving
+    averages), and implement ``output_dim``, ``forward``, ``backward``.
+    """
+
+    def __init__(self, *, input_dim: int | None = None, input_shape=None,
+                 name: str | None = None, trainable: bool = True):
+        if input_shape is not None:
+            shape = tuple(input_shape) if not isinstance(input_shape, int) else (input_shape,)
+            if len(shape) != 1:
+                raise ValueError("input_shape must describe one feature axis, e.g. (4,). "
+                                 f"Received: input_shape={input_shape!r}")
+            input_dim = shape[0]
+        self.input_dim = check_int(input_dim, "input_dim", low=1, allow_none=True)
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a string. Received: name={name!r}")
+        self.name = name
+        self.trainable = bool(trainable)
+        self.built = False
+        self.ops: Backend | None = None
+        self.params: list[np.ndarray] = []
+        self.grads: list[np.ndarray] = []
+        self.state: list[np.ndarray] = []
+        self.weight_names: list[str] = []
+        self.state_names: list[str] = []
+
+    # ------------------------------------------------------------ lifecycle
+    def build(self, input_dim: int, dtype: np.dtype, ops: Backend,
+              rng: np.random.Generator) -> None:
+        """Record the input width, backend and dtype; subclasses create weights here."""
+        if self.input_dim is not None and self.input_dim != input_dim:
+            raise ValueError(f"Layer {self.name!r} expects {self.input_dim} input features. "
+                             f"Received: {input_dim}")
+        self.input_dim, self.dtype, self.ops = input_dim, np.dtype(dtype), ops
+        self._buffers: dict[tuple, np.ndarray] = {}
+        self.built = True
+
+    def output_dim(self, input_dim: int) -> int:
+        return input_dim
+
+    def forward(self, X: np.ndarray, training: bool) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dY: np.ndarray, need_dX: bool) -> np.ndarray | None:
+        """Write the parameter gradients into ``grads``; return dL/dX if ``need_dX``."""
+        raise NotImplementedError
+
+    def _buffer(self, key: str, shape: tuple[int, ...]) -> np.ndarray:
+        """A scratch array reused across steps of the same batch size."""
+        buf = self._buffers.get((key, shape))
+        if buf is None:
+            if len(self._buffers) > 32:  # many batch sizes: keep memory bounded
+                self._buffers.clear()
+            buf = self._buffers[(key, shape)] = np.empty(shape, dtype=self.dtype)
+        return buf
+
+    # ------------------------------------------------------------ weights
+    def count_params(self) -> int:
+        return sum(p.size for p in self.params) + sum(s.size for s in self.state)
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of the trainable then non-trainable arrays, in Keras's order."""
+        return [w.copy() for w in self.params + self.state]
+
+    def set_weights(self, weights) -> None:
+        """Copy ``weights`` into this layer's arrays (shapes must match exactly)."""
+        for target, value in zip(self.params + self.state, weights):
+            target[...] = value
+
+    def regularized(self) -> list[tuple[np.ndarray, np.ndarray, object]]:
+        """``(param, grad, regularizer)`` for each penalised parameter."""
+        return []
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "trainable": self.trainable}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items()
+                         if k not in ("name", "trainable") and v is not None)
+        return f"{type(self).__name__}({args})"

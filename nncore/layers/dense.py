@@ -1,0 +1,92 @@
+"""The fully connected layer: ``Y = activation(X @ W + b)``."""
+from __future__ import annotations
+
+from nncore import activations, initializers, regularizers
+from nncore.layers.base import Layer
+from nncore._validation import check_int
+
+
+class Dense(Layer):
+    """A dense (fully connected) layer, as keras.layers.Dense.
+
+    Every output unit sees every input: ``Y = act(X @ W + b)`` with ``W`` of shape
+    (inputs, units) and ``b`` of shape (units,), so it has ``inputs * units + units``
+    parameters (Dense(8, input_dim=4) has 40).
+
+    Example
+    -------
+    >>> import nncore as nn
+    >>> nn.layers.Dense(8, input_dim=4, activation="relu")
+    Dense(units=8, activation='relu', use_bias=True, input_dim=4)
+    """
+
+    def __init__(self, units: int, activation=None, use_bias: bool = True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units = check_int(units, "units", low=1)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+
+    def build(self, input_dim, dtype, ops, rng):
+        super().build(input_dim, dtype, ops, rng)
+        self.kernel = self.kernel_initializer((input_dim, self.units), self.dtype, rng)
+        self.params, self.weight_names = [self.kernel], ["kernel"]
+        if self.use_bias:
+            self.bias = self.bias_initializer((self.units,), self.dtype, rng)
+            self.params.append(self.bias)
+            self.weight_names.append("bias")
+        else:
+            self.bias = None
+        self.grads = [p.copy() for p in self.params]
+
+    def output_dim(self, input_dim):
+        return self.units
+
+    def forward(self, X, training):
+        n = X.shape[0]
+        Z = self._buffer("Z", (n, self.units))
+        Y = Z if self.activation == "linear" else self._buffer("Y", (n, self.units))
+        self.ops.dense_forward(X, self.kernel, self.bias, self.activation, out_Z=Z, out_Y=Y)
+        self._cache = (X, Z, Y)
+        return Y
+
+    @property
+    def logits(self):
+        """The pre-activation ``Z`` of the last forward pass."""
+        return self._cache[1]
+
+    def backward(self, dY, need_dX, from_logits=False):
+        """``from_logits``: ``dY`` is already dL/dZ (a loss fused with this layer's softmax
+        or sigmoid computed it), so the activation's backward is skipped."""
+        X, Z, Y = self._cache
+        dX = self._buffer("dX", X.shape) if need_dX else None
+        self.ops.dense_backward(
+            dY, X, self.kernel, Z, Y, "linear" if from_logits else self.activation,
+            has_bias=self.use_bias, need_dX=need_dX, out_dW=self.grads[0],
+            out_db=self.grads[1] if self.use_bias else None, out_dX=dX, work_dZ=dY)
+        return dX
+
+    def regularized(self):
+        pairs = [(self.kernel, self.grads[0], self.kernel_regularizer)]
+        if self.use_bias:
+            pairs.append((self.bias, self.grads[1], self.bias_regularizer))
+        return [(p, g, r) for p, g, r in pairs if r is not None]
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": self.activation,
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                "input_dim": self.input_dim}
+
+    def __repr__(self) -> str:
+        extra = f", input_dim={self.input_dim}" if self.input_dim else ""
+        return (f"Dense(units={self.units}, activation={self.activation!r}, "
+                f"use_bias={self.use_bias}{extra})")

@@ -1,0 +1,187 @@
+"""Linear regression by the Moore-Penrose pseudo-inverse, with scikit-learn's interface.
+
+The least-squares solution of ``X_design @ beta ~= y`` is ``beta = pinv(X_design) @ y``,
+where ``pinv`` is the Moore-Penrose pseudo-inverse (through the SVD). It exists for every
+matrix: with more samples than features it is the least-squares fit; when the columns are
+dependent it is the solution of smallest norm.
+
+Why the column of ones (the course's question): the model ``y = X @ w`` always passes
+through the origin. Scikit-learn's ``LinearRegression`` fits ``y = X @ w + b``; to get the
+same answer from the pseudo-inverse, ``b`` has to become one more weight, multiplying an
+input that is always 1: ``X_design = [1 | X]``. Without that column the two disagree on any
+data whose best line does not pass through the origin.
+
+Example
+-------
+>>> reg = LinearRegression().fit([[0.0], [1.0], [2.0]], [1.0, 3.0, 5.0])
+>>> round(reg.intercept_, 6), reg.coef_.round(6).tolist()
+(1.0, [2.0])
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["LinearRegression", "NotFittedError"]
+
+
+class NotFittedError(ValueError, AttributeError):
+    """An estimator was used before ``fit`` (like ``sklearn.exceptions.NotFittedError``).
+
+    It subclasses ValueError and AttributeError, as scikit-learn's does, so code catching
+    either keeps working.
+    """
+
+
+def _as_float(value: Any, name: str) -> np.ndarray:
+    """``value`` as a finite float64 array; complex, object and string arrays are refused."""
+    try:
+        A = np.asarray(value)
+    except (TypeError, ValueError) as exc:  # ragged nested lists
+        raise ValueError(f"{name} must be a rectangular array of numbers. "
+                         f"Received: {name}={value!r}") from exc
+    if A.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {A.dtype}. "
+                        f"Received: {name}={value!r}")
+    A = A.astype(np.float64)
+    if not np.all(np.isfinite(A)):
+        raise ValueError(f"{name} must be finite (no NaN or inf). Received: {name}={value!r}")
+    return A
+
+
+class LinearRegression:
+    """Ordinary least squares, ``y = X @ coef_.T + intercept_``, via the pseudo-inverse.
+
+    Parameters
+    ----------
+    fit_intercept : bool, default True
+        Add a column of ones to the design matrix so that the intercept is learnt; with
+        False the fitted hyperplane passes through the origin (``intercept_ = 0``).
+
+    Attributes
+    ----------
+    coef_ : ndarray, shape (n_features,) or (n_targets, n_features)
+        Weights; 2-D when ``y`` was 2-D, as in scikit-learn.
+    intercept_ : float or ndarray, shape (n_targets,)
+    rank_ : int
+        Rank of the design matrix (less than its column count means dependent columns:
+        the solution returned is then the one of smallest norm).
+    n_features_in_ : int
+
+    Example
+    -------
+    >>> reg = LinearRegression().fit([[1, 0], [0, 1], [1, 1], [2, 1]], [5, 2, 4, 6])
+    >>> reg.predict([[3, 0]]).round(6).tolist()
+    [9.0]
+    """
+
+    def __init__(self, fit_intercept: bool = True) -> None:
+        if not isinstance(fit_intercept, (bool, np.bool_)):
+            raise TypeError(f"fit_intercept must be True or False. "
+                            f"Received: fit_intercept={fit_intercept!r}")
+        self.fit_intercept = bool(fit_intercept)
+
+    def __repr__(self) -> str:
+        return f"LinearRegression(fit_intercept={self.fit_intercept})"
+
+    def fit(self, X: Any, y: Any) -> LinearRegression:
+        """Least squares through the Moore-Penrose pseudo-inverse of the design matrix.
+
+        ``beta = pinv([1 | X]) @ y``; ``beta[0]`` is the intercept and ``beta[1:]`` the
+        coefficients (without the ones column when ``fit_intercept=False``).
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+        y : array_like, shape (n_samples,) or (n_samples, n_targets)
+
+        Returns
+        -------
+        self
+
+        Example
+        -------
+        >>> LinearRegression(fit_intercept=False).fit([[1.0], [2.0]], [2.0, 4.0]).coef_
+        array([2.])
+        """
+        X = self._check_X(X)
+        Y = _as_float(y, "y")
+        if Y.ndim not in (1, 2) or Y.shape[0] != X.shape[0] or (Y.ndim == 2 and Y.shape[1] == 0):
+            raise ValueError(f"y must have shape ({X.shape[0]},) or ({X.shape[0]}, n_targets) "
+                             f"to match X.shape={X.shape}. Received: y.shape={Y.shape}")
+        A = np.hstack([np.ones((X.shape[0], 1)), X]) if self.fit_intercept else X
+        beta = np.linalg.pinv(A) @ Y  # (1 + d,) or (1 + d, t)
+        # Assign only after every step succeeded, so a failed fit leaves the model as it was.
+        if self.fit_intercept:
+            intercept, coef = beta[0], beta[1:]
+        else:
+            intercept, coef = np.zeros(Y.shape[1:]), beta
+        self.coef_ = coef.T  # (d,) or (t, d): scikit-learn's layout
+        self.intercept_ = float(intercept) if Y.ndim == 1 else intercept
+        self.rank_ = int(np.linalg.matrix_rank(A))
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """``X @ coef_.T + intercept_``.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray, shape (n_samples,) or (n_samples, n_targets)
+
+        Example
+        -------
+        >>> LinearRegression().fit([[0.0], [1.0]], [1.0, 3.0]).predict([[2.0]]).round(6)
+        array([5.])
+        """
+        if not hasattr(self, "coef_"):
+            raise NotFittedError("This LinearRegression is not fitted yet: call fit(X, y) "
+                                 "before predict or score.")
+        X = self._check_X(X)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but this LinearRegression was "
+                             f"fitted with {self.n_features_in_}. Received: X.shape={X.shape}")
+        return X @ self.coef_.T + self.intercept_
+
+    def score(self, X: Any, y: Any) -> float:
+        """Coefficient of determination ``R^2 = 1 - SS_res / SS_tot`` of ``predict(X)``.
+
+        1 is a perfect fit, 0 is no better than predicting the mean of ``y``. For 2-D ``y``
+        the R^2 of each target is averaged (scikit-learn's "uniform_average"). A constant
+        target gives 1.0 when predicted exactly, else 0.0 (scikit-learn's convention).
+
+        Example
+        -------
+        >>> reg = LinearRegression().fit([[0.0], [1.0], [2.0]], [1.0, 3.0, 5.0])
+        >>> reg.score([[3.0], [4.0]], [7.0, 9.0])
+        1.0
+        """
+        P = self.predict(X)
+        Y = _as_float(y, "y")
+        if Y.shape != P.shape:
+            raise ValueError(f"y must have shape {P.shape} to match the predictions for X. "
+                             f"Received: y.shape={Y.shape}")
+        if Y.shape[0] < 2:
+            raise ValueError("R^2 needs at least 2 samples (the variance of one value is 0). "
+                             f"Received: y.shape={Y.shape}")
+        ss_res = np.sum((Y - P) ** 2, axis=0)
+        ss_tot = np.sum((Y - Y.mean(axis=0)) ** 2, axis=0)
+        safe = np.where(ss_tot > 0, ss_tot, 1.0)
+        r2 = np.where(ss_tot > 0, 1.0 - ss_res / safe, np.where(ss_res == 0, 1.0, 0.0))
+        return float(np.mean(r2))
+
+    @staticmethod
+    def _check_X(X: Any) -> np.ndarray:
+        A = _as_float(X, "X")
+        if A.ndim == 1:
+            raise ValueError("X must be 2-D (n_samples, n_features); for a single feature use "
+                             f"X.reshape(-1, 1). Received: X.shape={A.shape}")
+        if A.ndim != 2 or A.shape[0] == 0 or A.shape[1] == 0:
+            raise ValueError("X must be a non-empty 2-D array (n_samples, n_features). "
+                             f"Received: X.shape={A.shape}")
+        return A

@@ -1,0 +1,80 @@
+"""Metrics, as keras.metrics functions: each returns one value per sample.
+
+``fit`` and ``evaluate`` report their (sample-weighted) means. ``"accuracy"`` picks
+binary, categorical or sparse categorical accuracy from the loss, as Keras does.
+
+Example
+-------
+>>> import nncore as nn
+>>> nn.metrics.sparse_categorical_accuracy([2, 0], [[0.1, 0.2, 0.7], [0.3, 0.6, 0.1]])
+array([1., 0.])
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    y_pred = np.asarray(y_pred)
+    y_pred = y_pred.reshape(len(y_pred), -1)
+    y_true = np.asarray(y_true).reshape(len(y_pred), -1)
+    return y_true, y_pred
+
+
+def binary_accuracy(y_true, y_pred, threshold: float = 0.5) -> np.ndarray:
+    """Fraction of outputs on the right side of ``threshold``."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    return ((y_pred > threshold) == (y_true > 0.5)).mean(axis=1)
+
+
+def categorical_accuracy(y_true, y_pred) -> np.ndarray:
+    """1 where the largest prediction is the one-hot label's class, else 0."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    return (y_true.argmax(axis=1) == y_pred.argmax(axis=1)).astype(np.float64)
+
+
+def sparse_categorical_accuracy(y_true, y_pred) -> np.ndarray:
+    """1 where the largest prediction is the integer label, else 0."""
+    y_pred = np.asarray(y_pred)
+    labels = np.asarray(y_true).reshape(len(y_pred))
+    return (labels == y_pred.argmax(axis=1)).astype(np.float64)
+
+
+def mean_squared_error(y_true, y_pred) -> np.ndarray:
+    """Mean of the squared errors of each sample."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    return np.square(y_pred - y_true).mean(axis=1, dtype=np.float64)
+
+
+def mean_absolute_error(y_true, y_pred) -> np.ndarray:
+    """Mean of the absolute errors of each sample."""
+    y_true, y_pred = _pair(y_true, y_pred)
+    return np.abs(y_pred - y_true).mean(axis=1, dtype=np.float64)
+
+
+_BY_NAME = {
+    "binary_accuracy": binary_accuracy, "categorical_accuracy": categorical_accuracy,
+    "sparse_categorical_accuracy": sparse_categorical_accuracy,
+    "mean_squared_error": mean_squared_error, "mse": mean_squared_error,
+    "mean_absolute_error": mean_absolute_error, "mae": mean_absolute_error,
+}
+_ACCURACY_FOR_LOSS = {
+    "binary_crossentropy": "binary_accuracy",
+    "categorical_crossentropy": "categorical_accuracy",
+    "sparse_categorical_crossentropy": "sparse_categorical_accuracy",
+}
+
+
+def get(identifier, loss: str | None = None) -> tuple[str, callable]:
+    """``(name shown in logs, function)``; ``"accuracy"``/``"acc"`` resolve by ``loss``."""
+    if callable(identifier):
+        return getattr(identifier, "__name__", "metric"), identifier
+    if not isinstance(identifier, str):
+        raise TypeError(f"metrics must be names or functions. Received: {identifier!r}")
+    key = identifier.lower()
+    if key in ("accuracy", "acc"):
+        return key, _BY_NAME[_ACCURACY_FOR_LOSS.get(loss, "categorical_accuracy")]
+    if key not in _BY_NAME:
+        raise ValueError(f"Unknown metric {identifier!r}; expected 'accuracy' or one of "
+                         f"{', '.join(_BY_NAME)}.")
+    return key, _BY_NAME[key]

@@ -1,0 +1,45 @@
+"""Optimizers with Keras 3's names, arguments and defaults; strings or instances.
+
+Example
+-------
+>>> import nncore as nn
+>>> nn.optimizers.get("adam")
+Adam(learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, beta_1=0.9, beta_2=0.999, epsilon=1e-07, amsgrad=False)
+"""
+from __future__ import annotations
+
+from nncore.optimizers import schedules
+from nncore.optimizers.adagrad import Adagrad
+from nncore.optimizers.adam import Adam, AdamW
+from nncore.optimizers.base import Optimizer
+from nncore.optimizers.rmsprop import RMSprop
+from nncore.optimizers.sgd import SGD
+
+_BY_NAME = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW}
+
+
+def get(identifier) -> Optimizer:
+    """A new optimizer from a name (``"adam"``), or the given instance."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
+        return _BY_NAME[identifier.lower()]()
+    raise ValueError(f"Unknown optimizer {identifier!r}; expected one of "
+                     f"{', '.join(_BY_NAME)} or an Optimizer instance.")
+
+
+def serialize(optimizer: Optimizer) -> dict:
+    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+
+
+def deserialize(config: dict) -> Optimizer:
+    classes = {cls.__name__: cls for cls in _BY_NAME.values()}
+    name = config.get("class_name")
+    if name not in classes:
+        raise ValueError(f"Unknown optimizer class {name!r}; expected one of "
+                         f"{', '.join(classes)}.")
+    return classes[name].from_config(config.get("config", {}))
+
+
+__all__ = ["SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "Optimizer", "get", "schedules",
+           "serialize", "deserialize"]

@@ -1,0 +1,54 @@
+"""Adam and AdamW: momentum on the gradient and on its square, bias-corrected."""
+from __future__ import annotations
+
+from nncore.backends.base import check_float
+from nncore.optimizers.base import Optimizer
+
+
+class Adam(Optimizer):
+    """``m += (1 - beta_1)(g - m); v += (1 - beta_2)(g**2 - v);
+    w -= lr sqrt(1 - beta_2**t) / (1 - beta_1**t) * m / (sqrt(v) + epsilon)``
+    (Kingma & Ba, 2015); ``amsgrad`` uses the running maximum of ``v`` (Reddi et al.,
+    2018).
+
+    Example
+    -------
+    >>> import nncore as nn
+    >>> nn.optimizers.Adam(amsgrad=True).beta_2
+    0.999
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7, amsgrad: bool = False, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1 = check_float(beta_1, "beta_1", low=0.0, high=1.0, high_open=True)
+        self.beta_2 = check_float(beta_2, "beta_2", low=0.0, high=1.0, high_open=True)
+        self.epsilon = check_float(epsilon, "epsilon", low=0.0)
+        self.amsgrad = bool(amsgrad)
+
+    def _active_slots(self):
+        return ("m", "v") + (("vhat",) if self.amsgrad else ())
+
+    def _update(self, ops, param, grad, slots, lr, wd, step):
+        ops.adam_update(param, grad, slots["m"], slots["v"], slots.get("vhat"), step=step,
+                        learning_rate=lr, beta_1=self.beta_1, beta_2=self.beta_2,
+                        epsilon=self.epsilon, amsgrad=self.amsgrad, weight_decay=wd)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon, "amsgrad": self.amsgrad}
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay ``w -= lr * weight_decay * w`` before each step
+    (Loshchilov & Hutter, 2019); Keras's default ``weight_decay=0.004``.
+
+    Example
+    -------
+    >>> import nncore as nn
+    >>> nn.optimizers.AdamW().weight_decay
+    0.004
+    """
+
+    def __init__(self, learning_rate=0.001, weight_decay: float = 0.004, **kwargs):
+        super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)

@@ -1,0 +1,33 @@
+"""Stochastic gradient descent, optionally with (Nesterov) momentum."""
+from __future__ import annotations
+
+from nncore.backends.base import check_float
+from nncore.optimizers.base import Optimizer
+
+
+class SGD(Optimizer):
+    """``w -= lr * g``; with momentum ``v = momentum * v - lr * g; w += v`` (Polyak, 1964),
+    or with ``nesterov=True`` ``w += momentum * v - lr * g`` (Sutskever et al., 2013).
+
+    Example
+    -------
+    >>> import nncore as nn
+    >>> nn.optimizers.SGD(learning_rate=0.1, momentum=0.9, nesterov=True).momentum
+    0.9
+    """
+
+    def __init__(self, learning_rate=0.01, momentum: float = 0.0, nesterov: bool = False,
+                 **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.momentum = check_float(momentum, "momentum", low=0.0, high=1.0)
+        self.nesterov = bool(nesterov)
+
+    def _active_slots(self):
+        return ("velocity",) if self.momentum > 0 else ()
+
+    def _update(self, ops, param, grad, slots, lr, wd, step):
+        ops.sgd_update(param, grad, slots.get("velocity"), learning_rate=lr,
+                       momentum=self.momentum, nesterov=self.nesterov, weight_decay=wd)
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
