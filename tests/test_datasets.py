@@ -80,7 +80,7 @@ def test_mnist_checksum_constants_match_the_real_files():
 
 
 @needs_shared_mnist
-def test_mnist_missing_train_files_say_where_and_how(tmp_path):
+def test_mnist_missing_train_files_say_where_and_how():
     with pytest.raises(FileNotFoundError) as info:
         load_mnist(SHARED_MNIST, kind="train")
     message = str(info.value)
@@ -170,6 +170,9 @@ def test_mnist_never_downloads_unless_asked(tmp_path, monkeypatch):
     ("truncated images",
      idx_bytes(2051, (3, 28, 28), IMAGES.tobytes())[:-100],
      idx_bytes(2049, (3,), LABELS.tobytes()), "declares 3 images"),
+    ("header lying about the count",
+     idx_bytes(2051, (10**9, 28, 28), IMAGES.tobytes()),
+     idx_bytes(2049, (3,), LABELS.tobytes()), "declares 1000000000 images"),
     ("trailing bytes",
      idx_bytes(2051, (3, 28, 28), IMAGES.tobytes()) + b"\0",
      idx_bytes(2049, (3,), LABELS.tobytes()), "holds more bytes"),
@@ -245,6 +248,17 @@ def test_download_with_good_checksum_is_kept(tmp_path, server):
                                                       "t10k-labels-idx1-ubyte.gz"]
     # Second call: the files are there, nothing is fetched.
     assert load_mnist(dest, kind="test", download=True, base_url="file:///nonexistent")[1].size
+
+
+@needs_shared_mnist
+def test_download_of_the_real_files_passes_the_real_checksums(tmp_path):
+    # The shared folder plays the mirror: the constants themselves are checked, unpatched.
+    dest = tmp_path / "dest"
+    images, labels = load_mnist(dest, kind="test", download=True,
+                                base_url=SHARED_MNIST.as_uri())
+    assert images.shape == (10000, 28, 28) and labels[:3].tolist() == [7, 2, 1]
+    assert sha256_of(dest / "t10k-images-idx3-ubyte.gz") == MNIST_SHA256[
+        "t10k-images-idx3-ubyte.gz"]
 
 
 def test_download_into_the_cache_goes_to_a_mnist_subfolder(tmp_path, server, monkeypatch):

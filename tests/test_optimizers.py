@@ -248,11 +248,13 @@ def test_kernels_refuse_mixed_dtypes_and_lengths(native_ops):
 # --------------------------------------------------------------------------- refusals
 def fresh(dtype, shape=(3, 2)):
     rng = np.random.default_rng(7)
-    w = rng.standard_normal(shape).astype(dtype)
-    return {"param": w, "grad": rng.standard_normal(shape).astype(dtype),
-            **{name: np.abs(rng.standard_normal(shape)).astype(dtype)
-               for name in ("velocity", "accumulator", "momentum_buffer",
-                            "average_gradient", "m", "v", "vhat")}}
+    arrays = {name: rng.standard_normal(shape).astype(dtype)
+              for name in ("param", "grad", "momentum_buffer", "m")}
+    for name in ("velocity", "accumulator", "v", "vhat"):
+        arrays[name] = (1.0 + rng.random(shape)).astype(dtype)
+    # a mean gradient whose square stays below the mean square, as in a real run
+    arrays["average_gradient"] = (0.5 - rng.random(shape)).astype(dtype)
+    return arrays
 
 
 def call(ops, kind, arrays, **kwargs):

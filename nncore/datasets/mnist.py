@@ -187,10 +187,9 @@ def _read_idx(path: Path, magic: int) -> np.ndarray:
             if magic == _IMAGES_MAGIC and dims[1:] != (_ROWS, _COLS):
                 raise ValueError(f"{path}: MNIST images are {_ROWS}x{_COLS}, this file "
                                  f"declares {dims[1]}x{dims[2]}.")
-            expected = int(np.prod(dims, dtype=np.int64))
-            # Read one byte more than declared: it tells trailing data from an exact fit,
-            # and caps memory if a header (or a gzip bomb) lies about the size.
-            data = stream.read(expected + 1)
+            expected = int(np.prod(dims, dtype=np.int64))  # rows, cols = 28: no overflow
+            # One byte more than declared tells trailing data from an exact fit.
+            data = _read_at_most(stream, expected + 1)
         except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
             raise ValueError(f"{path}: damaged gzip stream ({exc}).") from exc
         finally:
@@ -204,6 +203,19 @@ def _read_idx(path: Path, magic: int) -> np.ndarray:
     if magic == _LABELS_MAGIC and values.size and values.max() >= _NUM_CLASSES:
         raise ValueError(f"{path}: labels must be digits 0-9, found {int(values.max())}.")
     return values
+
+
+def _read_at_most(stream: BinaryIO, limit: int) -> bytes:
+    """Up to ``limit`` bytes, in chunks: memory follows what the file really holds, not
+    what its header claims (a tiny file may declare billions of images)."""
+    chunks, remaining = [], limit
+    while remaining > 0:
+        chunk = stream.read(min(remaining, 1 << 24))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
 
 
 def _fetch(url: str, out: BinaryIO) -> None:

@@ -210,6 +210,16 @@ def test_huge_logits_give_finite_loss_and_gradient(backend, dtype, name):
     assert_close(grad, expected_grad.astype(dtype), dtype)
 
 
+@pytest.mark.parametrize("name,from_logits", VARIANTS, ids=VARIANT_IDS)
+def test_nan_in_y_pred_propagates(backend, dtype, name, from_logits):
+    rng = np.random.default_rng(9)
+    T, P = make_data(name, from_logits, 3, 4, dtype, rng)
+    P[1, 2] = np.nan
+    value, grad = backend.loss_and_grad(name, T, P, from_logits=from_logits)
+    assert np.isnan(value)
+    assert np.isnan(grad[1, 2]) and np.all(np.isfinite(grad[[0, 2]]))
+
+
 # --------------------------------------------------------------------------- gradients
 def fd_data(name, from_logits, n, d, rng):
     """float64 points where every loss is smooth: probabilities well inside the clip
