@@ -1,8 +1,9 @@
 """Losses, as keras.losses: classes for ``compile`` and plain functions on arrays.
 
-The classes return the batch loss (Keras's "sum over batch size" reduction); the
-functions return one loss per sample. Both compute through the backend's numerically
-safe kernels (clipped probabilities, log-sum-exp for logits).
+The classes return the batch loss (Keras's "sum over batch size" reduction), computed by
+the current backend; the functions return one loss per sample, computed by the NumPy
+reference kernels. Both are numerically safe (clipped probabilities, log-sum-exp for
+logits).
 
 Example
 -------
@@ -16,6 +17,7 @@ import numpy as np
 
 from nncore.backends import get_backend
 from nncore.backends.base import check_float, loss_name
+from nncore.backends.numpy_backend import losses as _reference
 from nncore._validation import FLOATX, to_array
 
 
@@ -101,6 +103,59 @@ class SparseCategoricalCrossentropy(Loss):
     name = "sparse_categorical_crossentropy"
 
 
+def _per_sample(name: str, y_true, y_pred, from_logits: bool = False,
+                delta: float = 1.0) -> np.ndarray:
+    """One loss per row, from the reference kernels (the same clipping and log-sum-exp)."""
+    dtype = np.float64 if np.asarray(y_pred).dtype == np.float64 else FLOATX
+    y_pred = to_array(y_pred, "y_pred", dtype, ndim=(1, 2))
+    if y_pred.ndim == 1:
+        y_pred = y_pred.reshape(-1, 1)
+    ops = get_backend("numpy")
+    code, T, P, _ = ops._loss_args(name, np.asarray(y_true), y_pred, from_logits, None)
+    delta = check_float(delta, "delta", low=0.0, low_open=True)
+    return _reference.sample_losses(code, T, P, from_logits, delta)
+
+
+def mean_squared_error(y_true, y_pred) -> np.ndarray:
+    """Per-sample ``mean((y_pred - y_true)**2)`` over the last axis, shape (n,)."""
+    return _per_sample("mean_squared_error", y_true, y_pred)
+
+
+def mean_absolute_error(y_true, y_pred) -> np.ndarray:
+    """Per-sample ``mean(|y_pred - y_true|)``, shape (n,)."""
+    return _per_sample("mean_absolute_error", y_true, y_pred)
+
+
+def huber(y_true, y_pred, delta: float = 1.0) -> np.ndarray:
+    """Per-sample Huber loss, shape (n,)."""
+    return _per_sample("huber", y_true, y_pred, delta=delta)
+
+
+def binary_crossentropy(y_true, y_pred, from_logits: bool = False) -> np.ndarray:
+    """Per-sample binary cross-entropy (mean over the last axis), shape (n,)."""
+    return _per_sample("binary_crossentropy", y_true, y_pred, from_logits)
+
+
+def categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -> np.ndarray:
+    """Per-sample ``-sum(t log p)`` for one-hot rows ``t``, shape (n,).
+
+    Example
+    -------
+    >>> import nncore as nn
+    >>> nn.losses.categorical_crossentropy([[0, 1, 0]], [[0.05, 0.95, 0.0]]).round(4)
+    array([0.0513])
+    """
+    return _per_sample("categorical_crossentropy", y_true, y_pred, from_logits)
+
+
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -> np.ndarray:
+    """Per-sample cross-entropy for integer labels, shape (n,)."""
+    return _per_sample("sparse_categorical_crossentropy", y_true, y_pred, from_logits)
+
+
+mse, mae = mean_squared_error, mean_absolute_error
+
+
 _CLASSES = {cls.name: cls for cls in (MeanSquaredError, MeanAbsoluteError, Huber,
                                        BinaryCrossentropy, CategoricalCrossentropy,
                                        SparseCategoricalCrossentropy)}
@@ -120,4 +175,6 @@ def serialize(loss: Loss) -> dict:
 
 
 __all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
-           "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "get", "serialize"]
+           "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "binary_crossentropy",
+           "categorical_crossentropy", "get", "huber", "mae", "mean_absolute_error",
+           "mean_squared_error", "mse", "serialize", "sparse_categorical_crossentropy"]

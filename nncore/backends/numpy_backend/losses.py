@@ -61,26 +61,33 @@ def loss(code: int, T: np.ndarray, P: np.ndarray, from_logits: bool, delta: floa
     sw : (n,) array of P's dtype, or None (every weight 1).
     dP : (n, d) array of P's dtype to receive the gradient, or None.
     """
-    n, d = P.shape
+    n = P.shape[0]
     w = np.ones(n) if sw is None else sw.astype(np.float64)
+    # d(batch loss) / d(loss_i) = w_i / n: the per-row factor of the gradient.
+    losses = sample_losses(code, T, P, from_logits, delta, w / n, dP)
+    return float(np.dot(w, losses) / n)
+
+
+def sample_losses(code: int, T: np.ndarray, P: np.ndarray, from_logits: bool,
+                  delta: float, c: np.ndarray | None = None,
+                  dP: np.ndarray | None = None) -> np.ndarray:
+    """``loss_i`` of every row as float64 (n,); with ``dP``, the gradient of
+    ``sum_i c_i * loss_i`` is written into it (``c`` is then required)."""
+    d = P.shape[1]
     if code in (_CATEGORICAL, _SPARSE):
-        # The per-row factor of the gradient: d(batch loss) / d(loss_i) = w_i / n.
-        c = w / n
         if code == _SPARSE:
             fn = _sparse_categorical_logits if from_logits else _sparse_categorical
         else:
             fn = _categorical_logits if from_logits else _categorical
-        losses = fn(T, P, c, dP)
+        return fn(T, P, c, dP)
+    if code == LOSS_CODES["binary_crossentropy"]:
+        elementwise = _binary_logits if from_logits else _binary
+        E = elementwise(T, P, dP)
     else:
-        if code == LOSS_CODES["binary_crossentropy"]:
-            elementwise = _binary_logits if from_logits else _binary
-            E = elementwise(T, P, dP)
-        else:
-            E = _REGRESSION[code](T, P, delta, dP)
-        losses = np.sum(E, axis=1, dtype=np.float64) / d
-        if dP is not None:
-            dP *= (w / (n * d)).astype(P.dtype)[:, None]
-    return float(np.dot(w, losses) / n)
+        E = _REGRESSION[code](T, P, delta, dP)
+    if dP is not None:
+        dP *= (c / d).astype(P.dtype)[:, None]
+    return np.sum(E, axis=1, dtype=np.float64) / d
 
 
 # --------------------------------------------------------------------------- mean over j
