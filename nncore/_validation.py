@@ -46,10 +46,13 @@ def to_array(x, name: str, dtype: np.dtype, *, ndim: int | tuple[int, ...] | Non
     if arr.dtype.kind in "iu" and arr.size and \
             max(abs(int(arr.min())), abs(int(arr.max()))) > np.finfo(dtype).max:
         raise ValueError(f"{name} holds integers too large for {dtype}.")
-    out = np.ascontiguousarray(arr, dtype=dtype)
+    # np.asarray keeps a 0-d array 0-d (np.ascontiguousarray would make it 1-D); values
+    # beyond the range of a narrower dtype become inf here and are refused just below.
+    with np.errstate(over="ignore"):
+        out = np.asarray(arr, dtype=dtype, order="C")
     if out.dtype.kind == "f" and not np.isfinite(out).all():
         raise ValueError(f"{name} must be finite: it holds NaN or inf"
-                         + (" (or values beyond the range of " + str(dtype) + ")"
+                         + (f" (or values beyond the range of {np.dtype(dtype)})"
                             if np.isfinite(arr).all() else "") + ".")
     return out
 

@@ -1,7 +1,8 @@
 """Metrics, as keras.metrics functions: each returns one value per sample.
 
 ``fit`` and ``evaluate`` report their (sample-weighted) means. ``"accuracy"`` picks
-binary, categorical or sparse categorical accuracy from the loss, as Keras does.
+binary, categorical or sparse categorical accuracy from the loss, or from the shapes
+when the loss is not a cross-entropy, as Keras does.
 
 Example
 -------
@@ -52,6 +53,19 @@ def mean_absolute_error(y_true, y_pred) -> np.ndarray:
     return np.abs(y_pred - y_true).mean(axis=1, dtype=np.float64)
 
 
+def accuracy(y_true, y_pred) -> np.ndarray:
+    """Accuracy of the kind the shapes call for, as Keras resolves ``"accuracy"`` when the
+    loss does not decide it: binary for one output column, sparse categorical for one
+    label per row, categorical for one-hot rows."""
+    y_pred = np.asarray(y_pred)
+    if y_pred.ndim < 2 or y_pred.shape[1] == 1:
+        return binary_accuracy(y_true, y_pred)
+    y_true = np.asarray(y_true)
+    if y_true.ndim < 2 or y_true.shape[1] == 1:
+        return sparse_categorical_accuracy(y_true, y_pred)
+    return categorical_accuracy(y_true, y_pred)
+
+
 _BY_NAME = {
     "binary_accuracy": binary_accuracy, "categorical_accuracy": categorical_accuracy,
     "sparse_categorical_accuracy": sparse_categorical_accuracy,
@@ -73,7 +87,10 @@ def get(identifier, loss: str | None = None) -> tuple[str, callable]:
         raise TypeError(f"metrics must be names or functions. Received: {identifier!r}")
     key = identifier.lower()
     if key in ("accuracy", "acc"):
-        return key, _BY_NAME[_ACCURACY_FOR_LOSS.get(loss, "categorical_accuracy")]
+        # A cross-entropy names its accuracy; other losses (mse on 0/1 targets...) leave
+        # it to the shapes, or one output column would always count as "right".
+        return key, (_BY_NAME[_ACCURACY_FOR_LOSS[loss]] if loss in _ACCURACY_FOR_LOSS
+                     else accuracy)
     if key not in _BY_NAME:
         raise ValueError(f"Unknown metric {identifier!r}; expected 'accuracy' or one of "
                          f"{', '.join(_BY_NAME)}.")

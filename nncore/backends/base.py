@@ -116,7 +116,8 @@ def as_float_array(x, name: str, dtype: np.dtype | None = None) -> np.ndarray:
     if dtype is not None and x.dtype != dtype:
         raise TypeError(f"{name} must have dtype {dtype} like the other arrays of this call. "
                         f"Received: {name}.dtype={x.dtype}")
-    return np.ascontiguousarray(x)
+    # Not np.ascontiguousarray: it turns a 0-d array into a 1-d one.
+    return x if x.flags.c_contiguous else x.copy(order="C")
 
 
 def as_output(out, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -395,6 +396,11 @@ class Backend(abc.ABC):
         Y = as_output(out, "out", (n, d), X.dtype)
         xhat = as_output(out_xhat, "out_xhat", (n, d), X.dtype)
         inv_std = as_output(out_inv_std, "out_inv_std", (d,), X.dtype)
+        # The moving statistics are written in place: they must not alias anything read.
+        _check_no_overlap(vectors["moving_mean"], "moving_mean", X=X, gamma=vectors["gamma"],
+                          beta=vectors["beta"], moving_variance=vectors["moving_variance"])
+        _check_no_overlap(vectors["moving_variance"], "moving_variance", X=X,
+                          gamma=vectors["gamma"], beta=vectors["beta"])
         for arr, name in ((Y, "out"), (xhat, "out_xhat"), (inv_std, "out_inv_std")):
             _check_no_overlap(arr, name, X=X, **vectors)
         _check_no_overlap(Y, "out", out_xhat=xhat, out_inv_std=inv_std)
@@ -418,6 +424,9 @@ class Backend(abc.ABC):
         """
         dY = _matrix(dY, "dY")
         n, d = dY.shape
+        if n == 0:
+            raise ValueError("dY must hold at least one row (batch statistics of no rows "
+                             "have no gradient).")
         xhat = _matrix(xhat, "xhat", dY.dtype)
         gamma = as_float_array(gamma, "gamma", dY.dtype)
         inv_std = as_float_array(inv_std, "inv_std", dY.dtype)

@@ -50,8 +50,11 @@ class Dense(Layer):
     def forward(self, X, training):
         n = X.shape[0]
         Z = self._buffer("Z", (n, self.units))
-        Y = Z if self.activation == "linear" else self._buffer("Y", (n, self.units))
-        self.ops.dense_forward(X, self.kernel, self.bias, self.activation, out_Z=Z, out_Y=Y)
+        # A linear layer's output is Z itself: the op refuses an out_Y that aliases out_Z,
+        # so it gets none and returns Z as Y.
+        linear = self.activation == "linear"
+        Z, Y = self.ops.dense_forward(X, self.kernel, self.bias, self.activation, out_Z=Z,
+                                      out_Y=None if linear else self._buffer("Y", Z.shape))
         self._cache = (X, Z, Y)
         return Y
 

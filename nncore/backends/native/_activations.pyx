@@ -1,4 +1,5 @@
 # distutils: sources = csrc/activations.c
+# cython: boundscheck=False, wraparound=False, initializedcheck=False
 """Native activation kernels: Cython wrappers over csrc/activations.c.
 
 Same signatures and semantics as nncore/backends/numpy_backend/activations.py, the
@@ -6,6 +7,8 @@ reference they are tested against. Typed memoryviews refuse a wrong dtype (TypeE
 non-contiguous array before any C code runs; shapes are checked here too, so even a direct
 call cannot make C read or write out of bounds. The GIL is released inside the kernels.
 """
+# The kernels pass &A[0, 0] even for an empty array: with boundscheck off that is
+# just its data pointer, which C never dereferences when a size is 0.
 from cython cimport floating
 
 cdef extern from "activations.h" nogil:

@@ -1,4 +1,4 @@
-# cython: language_level=3
+# cython: language_level=3, boundscheck=False, wraparound=False
 """GEMM for row-major arrays through scipy's BLAS: the only place nncore calls sgemm/dgemm.
 
 ``scipy.linalg.cython_blas`` exposes the Fortran routines of the BLAS scipy ships with

@@ -1,4 +1,5 @@
 # distutils: sources = csrc/activations.c
+# cython: boundscheck=False, wraparound=False, initializedcheck=False
 """Native dense-layer kernels: one BLAS GEMM plus one fused C pass each way.
 
 Forward: ``Z = X @ W`` (GEMM), then ``Z += b; Y = act(Z)`` in one pass over Z.
@@ -7,6 +8,8 @@ Backward: ``dZ = dY * act'(Z)`` and ``db = dZ.sum(0)`` in one pass, then the GEM
 Same signatures and semantics as nncore/backends/numpy_backend/dense.py, the reference
 they are tested against. The GIL is released from the first GEMM to the last pass.
 """
+# The kernels pass &A[0, 0] even for an empty array: with boundscheck off that is
+# just its data pointer, which C never dereferences when a size is 0.
 from cython cimport floating
 from libc.limits cimport INT_MAX
 

@@ -1,0 +1,203 @@
+"""Metrics (nncore.metrics): each function against values worked out by hand, lookup by
+name, and "accuracy" resolving to the right kind for the loss (and output) as in Keras,
+through compile/evaluate/fit."""
+import numpy as np
+import pytest
+
+import nncore as nn
+from nncore import metrics
+
+
+# --------------------------------------------------------------------------- functions
+def test_binary_accuracy_by_hand():
+    y_true = [[1], [0], [1], [0]]
+    y_pred = [[0.9], [0.6], [0.4], [0.1]]
+    np.testing.assert_array_equal(metrics.binary_accuracy(y_true, y_pred), [1, 0, 0, 1])
+    # threshold 0.7: 0.6 now counts as class 0, which is right for the second row.
+    np.testing.assert_array_equal(metrics.binary_accuracy(y_true, y_pred, threshold=0.7),
+                                  [1, 1, 0, 1])
+    # 1-D vectors are one output per sample.
+    np.testing.assert_array_equal(metrics.binary_accuracy([1, 0, 1, 0], [0.9, 0.6, 0.4, 0.1]),
+                                  [1, 0, 0, 1])
+    # Several outputs: the mean over them (Keras's mean over the last axis).
+    np.testing.assert_allclose(metrics.binary_accuracy([[1, 1], [0, 0]],
+                                                       [[0.8, 0.3], [0.2, 0.1]]), [0.5, 1.0])
+
+
+def test_binary_accuracy_at_the_threshold_is_class_zero():
+    # Keras: y_pred > threshold is class 1, so exactly 0.5 is class 0.
+    np.testing.assert_array_equal(metrics.binary_accuracy([[0], [1]], [[0.5], [0.5]]), [1, 0])
+
+
+def test_categorical_accuracy_by_hand():
+    y_true = [[0, 0, 1], [0, 1, 0], [1, 0, 0], [0, 1, 0]]
+    y_pred = [[0.1, 0.2, 0.7], [0.5, 0.3, 0.2], [0.4, 0.35, 0.25], [0.3, 0.3, 0.4]]
+    out = metrics.categorical_accuracy(y_true, y_pred)
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(out, [1, 0, 1, 0])
+
+
+def test_sparse_categorical_accuracy_by_hand():
+    y_pred = [[0.1, 0.2, 0.7], [0.5, 0.3, 0.2], [0.4, 0.35, 0.25], [0.3, 0.3, 0.4]]
+    for labels in ([2, 1, 0, 1], [[2], [1], [0], [1]], np.array([2.0, 1.0, 0.0, 1.0])):
+        np.testing.assert_array_equal(metrics.sparse_categorical_accuracy(labels, y_pred),
+                                      [1, 0, 1, 0])
+
+
+def test_sparse_and_categorical_accuracy_agree_on_one_hot_labels():
+    rng = np.random.default_rng(0)
+    P = rng.random((50, 4))
+    labels = rng.integers(0, 4, 50)
+    np.testing.assert_array_equal(metrics.sparse_categorical_accuracy(labels, P),
+                                  metrics.categorical_accuracy(np.eye(4)[labels], P))
+
+
+def test_regression_metrics_by_hand():
+    y_true = [[1.0, 2.0], [0.0, -1.0]]
+    y_pred = [[2.0, 0.0], [0.5, -1.0]]
+    # errors (1, -2) and (0.5, 0): squared means 2.5 and 0.125; absolute means 1.5, 0.25.
+    np.testing.assert_allclose(metrics.mean_squared_error(y_true, y_pred), [2.5, 0.125])
+    np.testing.assert_allclose(metrics.mean_absolute_error(y_true, y_pred), [1.5, 0.25])
+    np.testing.assert_allclose(metrics.mean_squared_error([1.0, 2.0], [2.0, 0.0]), [1.0, 4.0])
+
+
+def test_regression_metrics_accumulate_in_float64():
+    y_true = np.zeros((1, 3), np.float32)
+    y_pred = np.array([[1e4, 1e-4, 3.0]], np.float32)
+    out = metrics.mean_squared_error(y_true, y_pred)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out, [(1e8 + 1e-8 + 9.0) / 3], rtol=1e-6)
+
+
+# --------------------------------------------------------------------------- lookup
+@pytest.mark.parametrize("name, fn", [
+    ("binary_accuracy", metrics.binary_accuracy),
+    ("categorical_accuracy", metrics.categorical_accuracy),
+    ("sparse_categorical_accuracy", metrics.sparse_categorical_accuracy),
+    ("mse", metrics.mean_squared_error), ("MSE", metrics.mean_squared_error),
+    ("mean_squared_error", metrics.mean_squared_error),
+    ("mae", metrics.mean_absolute_error), ("mean_absolute_error", metrics.mean_absolute_error),
+])
+def test_get_by_name(name, fn):
+    shown, got = metrics.get(name)
+    assert got is fn and shown == name.lower()
+
+
+@pytest.mark.parametrize("loss, fn", [
+    ("binary_crossentropy", metrics.binary_accuracy),
+    ("categorical_crossentropy", metrics.categorical_accuracy),
+    ("sparse_categorical_crossentropy", metrics.sparse_categorical_accuracy),
+])
+@pytest.mark.parametrize("name", ["accuracy", "acc"])
+def test_accuracy_resolves_by_the_loss(name, loss, fn):
+    shown, got = metrics.get(name, loss)
+    assert got is fn and shown == name
+
+
+def test_accuracy_for_other_losses_resolves_by_the_shapes():
+    shown, fn = metrics.get("accuracy", "mean_squared_error")
+    assert shown == "accuracy"
+    P3 = [[0.1, 0.2, 0.7], [0.5, 0.3, 0.2]]
+    np.testing.assert_array_equal(fn([[1], [0]], [[0.7], [0.7]]), [1, 0])     # binary
+    np.testing.assert_array_equal(fn([0.0, 1.0], [0.2, 0.9]), [1, 1])         # binary, 1-D
+    np.testing.assert_array_equal(fn([2, 1], P3), [1, 0])                     # sparse
+    np.testing.assert_array_equal(fn([[2], [0]], P3), [1, 1])                 # sparse (n, 1)
+    np.testing.assert_array_equal(fn([[0, 0, 1], [0, 1, 0]], P3), [1, 0])     # categorical
+
+
+def test_callables_pass_through_with_their_name():
+    def my_metric(y_true, y_pred):
+        return np.zeros(len(y_pred))
+
+    assert metrics.get(my_metric) == ("my_metric", my_metric)
+
+
+def test_unknown_metrics_are_refused():
+    with pytest.raises(ValueError, match="Unknown metric 'f1'"):
+        metrics.get("f1")
+    with pytest.raises(TypeError, match="metrics must be names or functions"):
+        metrics.get(3)
+
+
+# --------------------------------------------------------------------------- in a model
+# Models whose predictions are known exactly: identity kernels, zero biases.
+X3 = np.array([[3.0, 1.0, 0.0], [0.0, 2.0, 1.0], [1.0, 0.0, 4.0], [2.0, 3.0, 0.0],
+               [0.0, 0.0, 1.0]])  # argmax per row: 0, 1, 2, 1, 2
+LABELS = np.array([0, 1, 1, 0, 2])  # right, right, wrong, wrong, right: accuracy 3/5
+
+
+def _softmax_model(backend, loss, metric="accuracy"):
+    model = nn.Sequential([nn.layers.Dense(3, input_dim=3, activation="softmax")],
+                          backend=backend, seed=0)
+    model.set_weights([np.eye(3), np.zeros(3)])
+    model.compile("sgd", loss, metrics=[metric])
+    return model
+
+
+def test_accuracy_with_categorical_crossentropy_in_evaluate(backend):
+    model = _softmax_model(backend, "categorical_crossentropy")
+    logs = model.evaluate(X3, np.eye(3)[LABELS], return_dict=True, batch_size=2)
+    assert list(logs) == ["loss", "accuracy"]
+    assert logs["accuracy"] == pytest.approx(3 / 5, abs=1e-12)
+
+
+def test_accuracy_with_sparse_categorical_crossentropy_in_evaluate(backend):
+    model = _softmax_model(backend, "sparse_categorical_crossentropy", "acc")
+    logs = model.evaluate(X3, LABELS, return_dict=True, batch_size=3)
+    assert logs["acc"] == pytest.approx(3 / 5, abs=1e-12)
+
+
+def test_accuracy_with_binary_crossentropy_in_evaluate(backend):
+    model = nn.Sequential([nn.layers.Dense(1, input_dim=1, activation="sigmoid")],
+                          backend=backend, seed=0)
+    model.set_weights([np.ones((1, 1)), np.zeros(1)])
+    model.compile("sgd", "binary_crossentropy", metrics=["accuracy"])
+    x = np.array([[2.0], [-1.0], [0.5], [-3.0]])  # sigmoid > 0.5 iff x > 0: 1, 0, 1, 0
+    y = np.array([1.0, 0.0, 0.0, 1.0])            # right, right, wrong, wrong
+    assert model.evaluate(x, y, return_dict=True)["accuracy"] == pytest.approx(0.5, abs=1e-12)
+
+
+def test_accuracy_with_mse_and_one_output_is_binary_accuracy(backend):
+    # Keras picks the accuracy from the shapes when the loss does not say: one output
+    # column is binary accuracy (a categorical argmax over one column is always "right").
+    model = nn.Sequential([nn.layers.Dense(1, input_dim=1)], backend=backend, seed=0)
+    model.set_weights([np.ones((1, 1)), np.zeros(1)])
+    model.compile("sgd", "mse", metrics=["accuracy"])
+    x = np.array([[0.9], [0.2], [0.7], [0.1]])
+    y = np.array([1.0, 0.0, 0.0, 1.0])
+    assert model.evaluate(x, y, return_dict=True)["accuracy"] == pytest.approx(0.5, abs=1e-12)
+
+
+def test_accuracy_with_mse_and_one_hot_targets_is_categorical_accuracy(backend):
+    model = _softmax_model(backend, "mse")
+    logs = model.evaluate(X3, np.eye(3)[LABELS], return_dict=True)
+    assert logs["accuracy"] == pytest.approx(3 / 5, abs=1e-12)
+
+
+def test_metrics_are_weighted_by_sample_weight(backend):
+    model = _softmax_model(backend, "sparse_categorical_crossentropy")
+    sw = np.array([1.0, 1.0, 2.0, 0.0, 4.0])  # right rows weigh 1 + 1 + 4, wrong ones 2 + 0
+    logs = model.evaluate(X3, LABELS, sample_weight=sw, return_dict=True, batch_size=2)
+    assert logs["accuracy"] == pytest.approx(6 / 8, abs=1e-12)
+
+
+def test_several_metrics_in_order_with_their_values(backend):
+    model = nn.Sequential([nn.layers.Dense(2, input_dim=2)], backend=backend, seed=0)
+    model.set_weights([np.eye(2), np.zeros(2)])
+    model.compile("sgd", "mse", metrics=["mae", "mse", metrics.mean_absolute_error])
+    x = np.array([[1.0, 2.0], [0.0, -1.0]])
+    y = np.array([[2.0, 0.0], [0.5, -1.0]])  # errors as in test_regression_metrics_by_hand
+    loss, mae, mse, fn_mae = model.evaluate(x, y)
+    assert model.metrics_names == ["loss", "mae", "mse", "mean_absolute_error"]
+    assert mae == pytest.approx(0.875, rel=1e-6) and fn_mae == mae
+    assert mse == pytest.approx(1.3125, rel=1e-6) and loss == pytest.approx(mse, rel=1e-6)
+
+
+def test_fit_logs_the_epoch_mean_of_a_metric(backend):
+    model = _softmax_model(backend, "sparse_categorical_crossentropy")
+    model.compile(nn.optimizers.SGD(learning_rate=0.0), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])  # lr 0: the weights, so the predictions, stay put
+    history = model.fit(X3, LABELS, epochs=2, batch_size=2, shuffle=False, verbose=0,
+                        validation_data=(X3[:2], LABELS[:2]))
+    assert history.history["accuracy"] == pytest.approx([0.6, 0.6], abs=1e-12)
+    assert history.history["val_accuracy"] == pytest.approx([1.0, 1.0], abs=1e-12)
