@@ -35,11 +35,8 @@ class Loss:
         return {"from_logits": self.from_logits}
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> float:
-        dtype = np.float64 if np.asarray(y_pred).dtype == np.float64 else FLOATX
-        y_pred = to_array(y_pred, "y_pred", dtype, ndim=(1, 2))
-        if y_pred.ndim == 1:
-            y_pred = y_pred.reshape(-1, 1)
-        return get_backend().loss(self.name, np.asarray(y_true), y_pred,
+        y_true, y_pred = _pair(y_true, y_pred)
+        return get_backend().loss(self.name, y_true, y_pred,
                                   sample_weight=sample_weight, **self.options)
 
     def get_config(self) -> dict:
@@ -48,6 +45,19 @@ class Loss:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    """``y_pred`` checked as a 2-D float array (float64 stays float64, else floatx); 1-D
+    predictions are one output per sample, so 1-D targets become the matching column."""
+    dtype = np.float64 if np.asarray(y_pred).dtype == np.float64 else FLOATX
+    y_pred = to_array(y_pred, "y_pred", dtype, ndim=(1, 2))
+    y_true = np.asarray(y_true)
+    if y_pred.ndim == 1:
+        y_pred = y_pred.reshape(-1, 1)
+        if y_true.ndim == 1:
+            y_true = y_true.reshape(-1, 1)
+    return y_true, y_pred
 
 
 class MeanSquaredError(Loss):
@@ -106,12 +116,9 @@ class SparseCategoricalCrossentropy(Loss):
 def _per_sample(name: str, y_true, y_pred, from_logits: bool = False,
                 delta: float = 1.0) -> np.ndarray:
     """One loss per row, from the reference kernels (the same clipping and log-sum-exp)."""
-    dtype = np.float64 if np.asarray(y_pred).dtype == np.float64 else FLOATX
-    y_pred = to_array(y_pred, "y_pred", dtype, ndim=(1, 2))
-    if y_pred.ndim == 1:
-        y_pred = y_pred.reshape(-1, 1)
+    y_true, y_pred = _pair(y_true, y_pred)
     ops = get_backend("numpy")
-    code, T, P, _ = ops._loss_args(name, np.asarray(y_true), y_pred, from_logits, None)
+    code, T, P, _ = ops._loss_args(name, y_true, y_pred, from_logits, None)
     delta = check_float(delta, "delta", low=0.0, low_open=True)
     return _reference.sample_losses(code, T, P, from_logits, delta)
 

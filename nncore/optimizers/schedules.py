@@ -85,12 +85,13 @@ class CosineDecay(LearningRateSchedule):
         self.warmup_steps = check_int(warmup_steps, "warmup_steps", low=0)
 
     def __call__(self, step: int) -> float:
-        start = self.initial_learning_rate
-        if self.warmup_target is not None and step < self.warmup_steps:
-            return start + (self.warmup_target - start) * step / self.warmup_steps
+        start, warmup = self.initial_learning_rate, 0
+        # As Keras: without a warmup_target there is no warm-up, whatever warmup_steps says.
         if self.warmup_target is not None:
-            start = self.warmup_target
-        t = min(max(step - self.warmup_steps, 0), self.decay_steps) / self.decay_steps
+            if step < self.warmup_steps:
+                return start + (self.warmup_target - start) * step / self.warmup_steps
+            start, warmup = self.warmup_target, self.warmup_steps
+        t = min(max(step - warmup, 0), self.decay_steps) / self.decay_steps
         cosine = 0.5 * (1.0 + math.cos(math.pi * t))
         return start * ((1.0 - self.alpha) * cosine + self.alpha)
 
