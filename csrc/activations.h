@@ -27,17 +27,7 @@
 
 #include <stddef.h>
 
-/* NNC_SIMD_DISPATCH: compile a hot loop for x86-64-v3 (AVX2 + FMA) and for the baseline
- * and pick one at load time (GCC target_clones, an ifunc), so the build stays portable.
- * Same definition as in elementwise.h; whichever header comes first defines it. */
-#ifndef NNC_SIMD_DISPATCH
-#  if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 && \
-      defined(__x86_64__) && defined(__gnu_linux__)
-#    define NNC_SIMD_DISPATCH __attribute__((target_clones("arch=x86-64-v3", "default")))
-#  else
-#    define NNC_SIMD_DISPATCH
-#  endif
-#endif
+#include "simd.h" /* NNC_SIMD_DISPATCH */
 
 /* Must equal nncore.backends.base.ACTIVATION_CODES (a test checks it). */
 enum nnc_activation {

@@ -7,26 +7,9 @@
 #ifndef NNCORE_ELEMENTWISE_H
 #define NNCORE_ELEMENTWISE_H
 
-#include <limits.h> /* defines __GLIBC__ on glibc, which target_clones' ifunc needs */
 #include <stddef.h>
 
-/* NNC_SIMD_DISPATCH: compile a hot loop twice, for AVX2 and for the baseline (SSE2 on
- * x86-64), and pick one when the library loads (GCC target_clones, resolved through a
- * glibc ifunc by CPU feature), so the build stays portable (no -march=native). These
- * loops are bound by memory and by sqrt/divide throughput: the fused Adam over 235,146
- * float32 runs ~160 us baseline, ~85 us AVX2, and no faster with FMA too. FMA is left
- * out on purpose: it would contract a * b + c into one rounding only in the AVX2 clone,
- * so the results would depend on the CPU; without it both clones round every operation
- * as NumPy does. (Not "arch=haswell": GCC tests that by CPU model, which AMD chips with
- * AVX2 fail.) Other compilers and targets get the baseline loop only. */
-#ifndef NNC_SIMD_DISPATCH
-#  if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 8 && \
-      defined(__x86_64__) && defined(__GLIBC__)
-#    define NNC_SIMD_DISPATCH __attribute__((target_clones("avx2", "default")))
-#  else
-#    define NNC_SIMD_DISPATCH
-#  endif
-#endif
+#include "simd.h" /* NNC_SIMD_DISPATCH */
 
 #ifdef __cplusplus
 extern "C" {

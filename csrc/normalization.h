@@ -23,21 +23,9 @@
 #ifndef NNCORE_NORMALIZATION_H
 #define NNCORE_NORMALIZATION_H
 
-#include <limits.h> /* defines __GLIBC__ on glibc, which target_clones' ifunc needs */
 #include <stddef.h>
 
-/* NNC_SIMD_DISPATCH: compile a loop for AVX2 and for the baseline and pick one when the
- * library loads (GCC target_clones), so the build stays portable. Without FMA, so both
- * clones round every operation alike. Same definition as in elementwise.h; whichever
- * header comes first defines it. Other compilers and targets get the baseline only. */
-#ifndef NNC_SIMD_DISPATCH
-#  if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 8 && \
-      defined(__x86_64__) && defined(__GLIBC__)
-#    define NNC_SIMD_DISPATCH __attribute__((target_clones("avx2", "default")))
-#  else
-#    define NNC_SIMD_DISPATCH
-#  endif
-#endif
+#include "simd.h" /* NNC_SIMD_DISPATCH */
 
 #ifdef __cplusplus
 extern "C" {

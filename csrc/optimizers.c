@@ -10,7 +10,7 @@
 
 #include <math.h>
 
-#include "elementwise.h" /* NNC_SIMD_DISPATCH */
+#include "simd.h"
 #include "optimizers.h"
 
 #define REAL float

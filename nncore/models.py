@@ -168,22 +168,26 @@ class Sequential:
     def summary(self, print_fn=None) -> None:
         """Print a Keras-style table of layers, output shapes and parameter counts."""
         self._require_built("summary")
-        lines = [f'Model: "{self.name}"', "_" * 65,
-                 f" {'Layer (type)':<28}{'Output Shape':<26}{'Param #':>9}", "=" * 65]
+        kinds = [f"{layer.name} ({type(layer).__name__})" for layer in self._layers]
+        # The first column widens for long names ("batch_normalization
+        # (BatchNormalization)") so that no row runs into the next column.
+        first = max([28] + [len(kind) + 2 for kind in kinds])
+        width = first + 26 + 9 + 2
+        lines = [f'Model: "{self.name}"', "_" * width,
+                 f" {'Layer (type)':<{first}}{'Output Shape':<26}{'Param #':>9}", "=" * width]
         dim = self.input_dim
-        for layer in self._layers:
+        for layer, kind in zip(self._layers, kinds):
             dim = layer.output_dim(dim)
-            kind = f"{layer.name} ({type(layer).__name__})"
-            lines.append(f" {kind:<28}{str((None, dim)):<26}{layer.count_params():>9,}")
+            lines.append(f" {kind:<{first}}{str((None, dim)):<26}{layer.count_params():>9,}")
         trainable = sum(p.size for p in self._params())
         total = self.count_params()
         item = self.dtype.itemsize
-        lines += ["=" * 65,
+        lines += ["=" * width,
                   f"Total params: {total:,} ({_memory(total * item)})",
                   f"Trainable params: {trainable:,} ({_memory(trainable * item)})",
                   f"Non-trainable params: {total - trainable:,} "
                   f"({_memory((total - trainable) * item)})",
-                  "_" * 65]
+                  "_" * width]
         (print_fn or print)("\n".join(lines))
 
     def __repr__(self) -> str:

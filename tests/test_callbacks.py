@@ -1,0 +1,381 @@
+"""Callbacks (nncore.callbacks) in fit, with Keras 3's semantics: History, EarlyStopping
+(patience, min_delta, mode, baseline, restore_best_weights), ModelCheckpoint,
+TerminateOnNaN, LearningRateScheduler, and the order in which fit calls the hooks.
+
+Monitored values are crafted where the exact epoch matters: a callback listed before the
+one under test writes ``logs["score"]`` from a fixed sequence, so each expectation below
+is worked out by hand from that sequence.
+"""
+import math
+
+import numpy as np
+import pytest
+
+import nncore as nn
+from nncore.callbacks import (Callback, EarlyStopping, History, LearningRateScheduler,
+                              ModelCheckpoint, TerminateOnNaN)
+
+RNG = np.random.default_rng(0)
+X = RNG.standard_normal((20, 3))
+Y = X @ np.array([[1.0], [-2.0], [0.5]]) + 0.3
+
+
+def _model(backend, lr=0.05, seed=0, loss="mse", metrics=None):
+    model = nn.Sequential([nn.layers.Dense(4, input_dim=3, activation="tanh"),
+                           nn.layers.Dense(1)], seed=seed, backend=backend)
+    model.compile(nn.optimizers.SGD(learning_rate=lr), loss, metrics=metrics)
+    return model
+
+
+class Inject(Callback):
+    """Writes ``logs[key] = values[epoch]`` at each epoch end (list it before the callback
+    that reads it) and records the weights at each epoch end."""
+
+    def __init__(self, values, key="score"):
+        self.values, self.key = list(values), key
+        self.weights = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs[self.key] = self.values[epoch]
+        self.weights.append(self.model.get_weights())
+
+
+def _fit(model, callbacks, epochs, **kwargs):
+    kwargs.setdefault("batch_size", 5)
+    return model.fit(X, Y, epochs=epochs, verbose=0, callbacks=callbacks, **kwargs)
+
+
+def _same_weights(a, b):
+    return len(a) == len(b) and all(np.array_equal(u, v) for u, v in zip(a, b))
+
+
+# --------------------------------------------------------------------------- History
+def test_history_keys_epochs_and_values(backend):
+    model = _model(backend, lr=0.0, metrics=["mae"])  # lr 0: every epoch sees one model
+    history = model.fit(X, Y, epochs=3, batch_size=8, verbose=0, validation_data=(X, Y))
+    assert isinstance(history, History) and model.history is history
+    assert history.epoch == [0, 1, 2]
+    assert list(history.history) == ["loss", "mae", "val_loss", "val_mae"]
+    assert all(len(v) == 3 for v in history.history.values())
+    loss, mae = model.evaluate(X, Y)
+    for key, value in (("loss", loss), ("val_loss", loss), ("mae", mae), ("val_mae", mae)):
+        assert history.history[key] == pytest.approx([value] * 3, rel=1e-6)
+
+
+def test_history_with_initial_epoch_and_validation_split(backend):
+    model = _model(backend)
+    history = model.fit(X, Y, epochs=5, initial_epoch=3, validation_split=0.25, verbose=0)
+    assert history.epoch == [3, 4]
+    assert set(history.history) == {"loss", "val_loss"}
+    assert len(history.history["loss"]) == 2
+
+
+def test_history_records_what_callbacks_add_to_the_logs(backend):
+    # Keras runs History after the user's callbacks, so their additions are recorded.
+    model = _model(backend)
+    history = _fit(model, [Inject([7.0, 8.0])], epochs=2)
+    assert history.history["score"] == [7.0, 8.0]
+
+
+# --------------------------------------------------------------------------- EarlyStopping
+@pytest.mark.parametrize("values, kwargs, stopped", [
+    # min, patience 2: best 4 at epoch 1; epochs 2, 3 do not improve -> stop at 3.
+    ([5, 4, 4.5, 4.2, 3.9, 1], dict(patience=2), 3),
+    # patience 0: the first epoch without improvement stops.
+    ([5, 4, 4.5, 1, 1, 1], dict(patience=0), 2),
+    # min_delta 0.1: 0.95 and 0.92 improve on 1.0 by less than 0.1 -> no improvement.
+    ([1.0, 0.95, 0.92, 0.5, 0.4, 0.3], dict(patience=2, min_delta=0.1), 2),
+    ([1.0, 0.95, 0.92, 0.5, 0.4, 0.3], dict(patience=2, min_delta=-0.1), 2),  # |min_delta|
+    # The same sequence without min_delta improves at every epoch: no stop.
+    ([1.0, 0.95, 0.92, 0.5, 0.4, 0.3], dict(patience=2), None),
+    # mode max: 0.5 at epoch 1 is the best; 0.4 and 0.45 do not beat it.
+    ([0.1, 0.5, 0.4, 0.45, 0.9, 1.0], dict(patience=2, mode="max"), 3),
+    # max with min_delta: 0.55 is not 0.1 above 0.5.
+    ([0.1, 0.5, 0.55, 0.58, 0.9, 1.0], dict(patience=2, mode="max", min_delta=0.1), 3),
+    # start_from_epoch 2: epochs 0 and 1 are not looked at; best 3 at epoch 2.
+    ([1, 2, 3, 4, 5, 6], dict(patience=1, start_from_epoch=2), 3),
+    # baseline: 4 is the best but not better than 1, so wait is not reset (Keras 3):
+    # epochs 0, 1 improve (wait 1, 2), epoch 2 does not and wait reaches 3.
+    ([5, 4, 6, 7, 8, 9], dict(patience=3, baseline=1.0), 2),
+    ([5, 4, 6, 7, 8, 9], dict(patience=3, baseline=4.5), 4),  # 4 beats the baseline
+])
+def test_early_stopping_stops_at_the_epoch_worked_out_by_hand(backend, values, kwargs,
+                                                             stopped):
+    model = _model(backend)
+    stopper = EarlyStopping(monitor="score", **kwargs)
+    history = _fit(model, [Inject(values), stopper], epochs=len(values))
+    if stopped is None:
+        assert stopper.stopped_epoch == 0 and len(history.epoch) == len(values)
+    else:
+        assert stopper.stopped_epoch == stopped
+        assert history.epoch == list(range(stopped + 1))
+
+
+def test_mode_auto_maximises_accuracy_and_minimises_losses():
+    assert EarlyStopping(monitor="val_accuracy").mode == "max"
+    assert EarlyStopping(monitor="acc").mode == "max"
+    assert EarlyStopping(monitor="val_loss").mode == "min"
+    assert EarlyStopping(monitor="mae").mode == "min"
+
+
+@pytest.mark.parametrize("patience", [1, 10])  # early stop, or all epochs (Keras 3 restores
+def test_restore_best_weights_restores_the_best_epoch(backend, patience):  # either way)
+    model = _model(backend)
+    inject = Inject([3.0, 1.0, 2.0, 2.5, 2.7])  # best at epoch 1
+    stopper = EarlyStopping(monitor="score", patience=patience, restore_best_weights=True)
+    history = _fit(model, [inject, stopper], epochs=5)
+    assert len(history.epoch) == (3 if patience == 1 else 5)
+    assert stopper.best_epoch == 1 and stopper.best == 1.0
+    assert _same_weights(model.get_weights(), inject.weights[1])
+    assert not _same_weights(inject.weights[-1], inject.weights[1])
+
+
+def test_restore_best_weights_with_a_baseline_no_epoch_beats(backend):
+    # Keras 3: "If no epoch improves on baseline, training will run for patience epochs
+    # and restore weights from the best epoch in that set."
+    model = _model(backend)
+    inject = Inject([5.0, 4.0, 6.0, 7.0, 8.0])
+    stopper = EarlyStopping(monitor="score", patience=3, baseline=1.0,
+                            restore_best_weights=True)
+    _fit(model, [inject, stopper], epochs=5)
+    assert stopper.stopped_epoch == 2
+    assert _same_weights(model.get_weights(), inject.weights[1])
+
+
+def test_restore_best_weights_when_val_loss_really_rises(backend):
+    # Three epochs at a small rate improve val_loss; then the scheduler jumps the rate
+    # to 3.0, far above the stable limit of SGD here (the loss curvature is ~ |x|**2 ~ 6),
+    # so val_loss rises and early stopping must bring back the epoch-2 weights.
+    model = _model(backend, seed=2)
+    record = Inject([0.0] * 10, key="unused")
+    schedule = LearningRateScheduler(lambda epoch, lr: 0.01 if epoch < 3 else 3.0)
+    stopper = EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
+    history = model.fit(X, Y, epochs=10, batch_size=5, verbose=0, validation_data=(X, Y),
+                        callbacks=[schedule, record, stopper])
+    val = history.history["val_loss"]
+    best = int(np.argmin(val))
+    assert best == 2 and val[3] > val[2] and val[4] > val[2]
+    assert stopper.stopped_epoch == 4 and len(val) == 5
+    assert _same_weights(model.get_weights(), record.weights[best])
+    assert model.evaluate(X, Y) == pytest.approx(val[best], rel=1e-6)
+
+
+def test_without_restore_the_last_weights_stay(backend):
+    model = _model(backend)
+    inject = Inject([3.0, 1.0, 2.0, 2.5])
+    _fit(model, [inject, EarlyStopping(monitor="score", patience=1)], epochs=4)
+    assert _same_weights(model.get_weights(), inject.weights[-1])
+
+
+def test_early_stopping_instance_can_be_reused(backend):
+    stopper = EarlyStopping(monitor="score", patience=1)
+    for _ in range(2):
+        history = _fit(_model(backend), [Inject([3, 1, 2, 2.5, 0]), stopper], epochs=5)
+        assert stopper.stopped_epoch == 3 and len(history.epoch) == 4
+
+
+def test_early_stopping_warns_when_its_monitor_is_missing(backend):
+    model = _model(backend)
+    with pytest.warns(RuntimeWarning, match="'val_loss' is not in the logs"):
+        history = _fit(model, [EarlyStopping(patience=0)], epochs=2)
+    assert len(history.epoch) == 2  # nothing to monitor: no stop
+
+
+def test_early_stopping_refuses_bad_arguments():
+    with pytest.raises(ValueError, match="patience"):
+        EarlyStopping(patience=-1)
+    with pytest.raises(TypeError, match="patience"):
+        EarlyStopping(patience=1.5)
+    with pytest.raises(ValueError, match="mode"):
+        EarlyStopping(mode="up")
+    with pytest.raises(TypeError, match="min_delta"):
+        EarlyStopping(min_delta="0.1")
+
+
+# --------------------------------------------------------------------------- ModelCheckpoint
+def test_checkpoint_writes_one_file_per_epoch_with_the_epoch_weights(backend, tmp_path):
+    model = _model(backend)
+    inject = Inject([0.0] * 3, key="unused")
+    path = tmp_path / "model-{epoch:02d}.nnc"
+    _fit(model, [inject, ModelCheckpoint(path, monitor="loss")], epochs=3)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["model-01.nnc", "model-02.nnc", "model-03.nnc"]
+    for epoch in range(3):
+        loaded = nn.load_model(tmp_path / f"model-{epoch + 1:02d}.nnc", backend=backend)
+        assert _same_weights(loaded.get_weights(), inject.weights[epoch])
+
+
+def test_checkpoint_path_may_hold_log_values(backend, tmp_path):
+    model = _model(backend)
+    history = _fit(model, [ModelCheckpoint(str(tmp_path / "{epoch}-{loss:.4f}.nnc"))],
+                   epochs=2)
+    expected = {f"{e + 1}-{loss:.4f}.nnc" for e, loss in enumerate(history.history["loss"])}
+    assert {p.name for p in tmp_path.iterdir()} == expected
+
+
+@pytest.mark.parametrize("mode, values, saved", [
+    ("min", [3.0, 1.0, 2.0, 0.5], [1, 2, 4]),
+    ("max", [3.0, 1.0, 4.0, 0.5], [1, 3]),
+    ("auto", [3.0, 1.0, 2.0, 0.5], [1, 2, 4]),  # "score" has no "acc": minimised
+])
+def test_checkpoint_save_best_only(backend, tmp_path, mode, values, saved):
+    model = _model(backend)
+    inject = Inject(values)
+    checkpoint = ModelCheckpoint(tmp_path / "m{epoch}.nnc", monitor="score",
+                                 save_best_only=True, mode=mode)
+    _fit(model, [inject, checkpoint], epochs=4)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"m{e}.nnc" for e in saved]
+
+
+def test_checkpoint_save_best_only_to_one_file_keeps_the_best(backend, tmp_path):
+    model = _model(backend)
+    inject = Inject([3.0, 1.0, 2.0, 1.5])
+    path = tmp_path / "best.nnc"
+    _fit(model, [inject, ModelCheckpoint(path, monitor="score", save_best_only=True)],
+         epochs=4)
+    assert _same_weights(nn.load_model(path).get_weights(), inject.weights[1])
+
+
+def test_checkpoint_warns_and_skips_when_its_monitor_is_missing(backend, tmp_path):
+    model = _model(backend)
+    with pytest.warns(RuntimeWarning, match="ModelCheckpoint"):
+        _fit(model, [ModelCheckpoint(tmp_path / "m.nnc", save_best_only=True)], epochs=1)
+    assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- TerminateOnNaN
+class CountBatches(Callback):
+    def __init__(self):
+        self.batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+
+
+def _diverging(backend):
+    model = nn.Sequential([nn.layers.Dense(8, input_dim=3), nn.layers.Dense(1)], seed=0,
+                          backend=backend)
+    model.compile(nn.optimizers.SGD(learning_rate=1e3), "mse")
+    return model
+
+
+def test_terminate_on_nan_stops_a_diverging_run(backend, capsys):
+    model = _diverging(backend)
+    counter = CountBatches()
+    with np.errstate(all="ignore"), \
+            pytest.warns(RuntimeWarning, match=r"The loss became (nan|inf) in epoch 1, batch"):
+        history = model.fit(X * 10, Y * 10, epochs=20, batch_size=2, verbose=0,
+                            callbacks=[counter, TerminateOnNaN()])
+    # SGD at lr 1e3 overflows float32 within a few of the 10 batches of the first epoch.
+    assert history.epoch == [0]
+    assert counter.batches < 10
+    assert not math.isfinite(history.history["loss"][0])
+    assert "invalid loss, terminating training" in capsys.readouterr().out
+
+
+def test_without_terminate_on_nan_training_runs_on_and_warns_once(backend):
+    model = _diverging(backend)
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning, match="epoch 1") as record:
+        history = model.fit(X * 10, Y * 10, epochs=3, batch_size=2, verbose=0)
+    assert history.epoch == [0, 1, 2]
+    assert sum("The loss became" in str(w.message) for w in record) == 1
+
+
+# --------------------------------------------------------------------------- LR scheduler
+def test_learning_rate_scheduler_sets_the_rate_per_epoch_and_logs_it(backend):
+    model = nn.Sequential([nn.layers.Dense(1, input_dim=1, use_bias=False)], backend=backend,
+                          dtype="float64")
+    model.set_weights([np.ones((1, 1))])
+    model.compile(nn.optimizers.SGD(learning_rate=0.2), "mse")
+    seen = []
+    schedule = LearningRateScheduler(lambda epoch, lr: lr * 0.5)  # from the current rate
+
+    class Record(Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen.append(self.model.optimizer.learning_rate)
+
+    history = model.fit([[1.0]], [[0.0]], epochs=3, verbose=0, callbacks=[schedule, Record()])
+    assert seen == [0.1, 0.05, 0.025]
+    assert history.history["learning_rate"] == [0.1, 0.05, 0.025]
+    # The loss is w**2 with gradient 2 w: w <- w (1 - 2 lr) for each epoch's rate.
+    assert model.get_weights()[0][0, 0] == pytest.approx(0.8 * 0.9 * 0.95, rel=1e-14)
+    assert model.optimizer.learning_rate == 0.025
+
+
+def test_learning_rate_scheduler_gets_the_epoch_index(backend):
+    model = _model(backend)
+    epochs = []
+    _fit(model, [LearningRateScheduler(lambda epoch, lr: epochs.append(epoch) or 0.01)],
+         epochs=4, initial_epoch=1)
+    assert epochs == [1, 2, 3]
+
+
+def test_learning_rate_scheduler_refuses_bad_schedules(backend):
+    with pytest.raises(TypeError, match="schedule must be callable"):
+        LearningRateScheduler(0.1)
+    model = _model(backend)
+    with pytest.raises(ValueError, match="learning_rate"):
+        _fit(model, [LearningRateScheduler(lambda epoch, lr: -1.0)], epochs=1)
+
+
+# --------------------------------------------------------------------------- hooks
+class Recorder(Callback):
+    def __init__(self):
+        self.calls = []
+
+    def on_train_begin(self, logs=None):
+        self.calls.append(("train_begin",))
+
+    def on_train_end(self, logs=None):
+        self.calls.append(("train_end",))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.calls.append(("epoch_begin", epoch))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.calls.append(("epoch_end", epoch, tuple(sorted(logs))))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.calls.append(("batch_begin", batch))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.calls.append(("batch_end", batch, tuple(sorted(logs))))
+
+
+def test_custom_callback_hooks_are_called_in_keras_order(backend):
+    model = _model(backend)
+    recorder = Recorder()
+    model.fit(X[:5], Y[:5], epochs=2, batch_size=2, verbose=0, validation_data=(X, Y),
+              callbacks=[recorder])
+    assert recorder.model is model
+    expected = [("train_begin",)]
+    for epoch in range(2):
+        expected.append(("epoch_begin", epoch))
+        for batch in range(3):  # 5 rows in batches of 2: 2, 2, 1
+            expected += [("batch_begin", batch), ("batch_end", batch, ("loss",))]
+        expected.append(("epoch_end", epoch, ("loss", "val_loss")))
+    expected.append(("train_end",))
+    assert recorder.calls == expected
+
+
+def test_a_callback_can_stop_training_after_a_batch(backend):
+    class StopAt(Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 1:
+                self.model.stop_training = True
+
+    model = _model(backend)
+    recorder = Recorder()
+    history = _fit(model, [StopAt(), recorder], epochs=3)
+    assert history.epoch == [0]
+    assert [c for c in recorder.calls if c[0] == "batch_end"] == \
+        [("batch_end", 0, ("loss",)), ("batch_end", 1, ("loss",))]
+    assert recorder.calls[-1] == ("train_end",)
+
+
+def test_fit_refuses_objects_that_are_not_callbacks(backend):
+    model = _model(backend)
+    before = model.get_weights()
+    with pytest.raises(TypeError, match="callbacks must be nncore Callback instances"):
+        _fit(model, [lambda logs: None], epochs=1)
+    assert _same_weights(model.get_weights(), before)

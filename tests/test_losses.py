@@ -1,0 +1,261 @@
+"""The public losses module (nncore.losses): Loss classes and per-sample functions on tiny
+examples worked out by hand, equal to the backend's value on both backends, from_logits,
+Huber's delta, lookup by name, config round trips and refusals. The kernels themselves
+(gradients, native against numpy, extreme values) are tested in tests/backends/test_losses.py.
+"""
+import math
+
+import numpy as np
+import pytest
+
+import nncore as nn
+from nncore import losses
+
+from conftest import assert_close
+
+# Regression: errors (1, -3) and (0.5, 0).
+T_REG = [[0.0, 2.0], [1.0, 1.0]]
+P_REG = [[1.0, -1.0], [1.5, 1.0]]
+# Per row: MSE (1 + 9) / 2 = 5 and 0.25 / 2 = 0.125; MAE 2 and 0.25. Huber with delta d
+# per element: e**2 / 2 if |e| <= d else d |e| - d**2 / 2.
+REGRESSION = {
+    "mse": (losses.MeanSquaredError(), [5.0, 0.125]),
+    "mae": (losses.MeanAbsoluteError(), [2.0, 0.25]),
+    "huber": (losses.Huber(), [(0.5 + 2.5) / 2, 0.125 / 2]),
+    "huber_delta2": (losses.Huber(delta=2.0), [(0.5 + 4.0) / 2, 0.125 / 2]),
+    "huber_delta0.5": (losses.Huber(delta=0.5), [(0.375 + 1.375) / 2, 0.125 / 2]),
+}
+
+T_BIN = [[1.0], [0.0], [1.0]]
+P_BIN = [[0.8], [0.3], [0.5]]
+Z_BIN = [[2.0], [-1.0], [0.0]]
+T_CAT = [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+LABELS = [1, 2]
+P_CAT = [[0.2, 0.7, 0.1], [0.25, 0.25, 0.5]]
+Z_CAT = [[1.0, 2.0, 0.0], [0.0, 0.0, 1.0]]
+
+
+def _lse(z):
+    return math.log(sum(math.exp(v) for v in z))
+
+
+CLASSIFICATION = {
+    "bce": (losses.BinaryCrossentropy(), T_BIN, P_BIN,
+            [-math.log(0.8), -math.log(0.7), -math.log(0.5)]),
+    # From logits, -log sigmoid(z) = log(1 + e**-z) for t = 1 and log(1 + e**z) for t = 0.
+    "bce_logits": (losses.BinaryCrossentropy(from_logits=True), T_BIN, Z_BIN,
+                   [math.log1p(math.exp(-2.0)), math.log1p(math.exp(-1.0)), math.log(2.0)]),
+    "cce": (losses.CategoricalCrossentropy(), T_CAT, P_CAT, [-math.log(0.7), -math.log(0.5)]),
+    "cce_logits": (losses.CategoricalCrossentropy(from_logits=True), T_CAT, Z_CAT,
+                   [_lse(Z_CAT[0]) - 2.0, _lse(Z_CAT[1]) - 1.0]),
+    "sparse": (losses.SparseCategoricalCrossentropy(), LABELS, P_CAT,
+               [-math.log(0.7), -math.log(0.5)]),
+    "sparse_logits": (losses.SparseCategoricalCrossentropy(from_logits=True), LABELS, Z_CAT,
+                      [_lse(Z_CAT[0]) - 2.0, _lse(Z_CAT[1]) - 1.0]),
+}
+CASES = {**{k: (loss, T_REG, P_REG, rows) for k, (loss, rows) in REGRESSION.items()},
+         **CLASSIFICATION}
+
+
+def _as(values, dtype):
+    return np.array(values, dtype=dtype)
+
+
+# --------------------------------------------------------------------------- values
+@pytest.mark.parametrize("case", list(CASES))
+def test_class_value_by_hand_equals_the_backend_value(backend, dtype, case):
+    loss, y_true, y_pred, rows = CASES[case]
+    P = _as(y_pred, dtype)
+    with nn.use_backend(backend.name):
+        value = loss(y_true, P)
+    assert isinstance(value, float)
+    assert_close(value, np.mean(rows), dtype, scale=10.0)
+    T = np.asarray(y_true) if loss.name == "sparse_categorical_crossentropy" \
+        else _as(y_true, dtype)
+    assert_close(value, backend.loss(loss.name, T, P, **loss.options), dtype, scale=10.0)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_sample_weight_is_sum_over_batch_size(backend, case):
+    loss, y_true, y_pred, rows = CASES[case]
+    w = np.arange(1.0, len(rows) + 1.0) * 0.5  # 0.5, 1, 1.5
+    with nn.use_backend(backend.name):
+        value = loss(y_true, _as(y_pred, np.float64), sample_weight=w)
+    # Keras's reduction: divided by the number of samples, not by the sum of the weights.
+    assert value == pytest.approx(float(np.dot(w, rows)) / len(rows), rel=1e-12)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_per_sample_functions_by_hand(case):
+    loss, y_true, y_pred, rows = CASES[case]
+    fn = getattr(losses, loss.name)
+    kwargs = {}
+    if loss.name == "huber":
+        kwargs["delta"] = loss.delta
+    elif loss.from_logits:
+        kwargs["from_logits"] = True
+    out = fn(y_true, _as(y_pred, np.float64), **kwargs)
+    assert out.shape == (len(rows),)
+    np.testing.assert_allclose(out, rows, rtol=1e-12)
+    assert float(np.mean(out)) == pytest.approx(loss(y_true, _as(y_pred, np.float64)),
+                                                rel=1e-12)
+
+
+def test_function_aliases():
+    assert losses.mse is losses.mean_squared_error
+    assert losses.mae is losses.mean_absolute_error
+
+
+def test_float64_stays_float64_and_other_data_is_computed_in_float32():
+    # 0.1 is not a float32: the two results differ by float32's rounding of it.
+    f64 = losses.MeanSquaredError()([[0.0]], np.array([[0.1]]))
+    f32 = losses.MeanSquaredError()([[0.0]], np.array([[0.1]], np.float32))
+    assert f64 == pytest.approx(0.01, rel=1e-15)
+    assert f32 == pytest.approx(float(np.float32(0.1)) ** 2, rel=1e-6) and f32 != f64
+    # float16 and integers go to float32 (Keras's floatx): 3**2 = 9 exactly either way.
+    assert losses.MeanSquaredError()([[0]], np.array([[3]], np.int64)) == 9.0
+    f16 = losses.MeanSquaredError()([[0.0]], np.array([[0.1]], np.float16))
+    assert f16 == pytest.approx(float(np.float16(0.1)) ** 2, rel=1e-6)
+
+
+def test_one_dimensional_inputs_are_one_output_per_sample():
+    # As Keras's mean over the last axis: (0 - 1)**2 and (1 - 1)**2 average to 0.5.
+    assert losses.MeanSquaredError()([0.0, 1.0], [1.0, 1.0]) == 0.5
+    np.testing.assert_array_equal(losses.mean_squared_error([0.0, 1.0], [1.0, 1.0]), [1.0, 0.0])
+    bce = losses.BinaryCrossentropy()([1, 0, 1], np.array([0.8, 0.3, 0.5]))
+    assert bce == pytest.approx(-(math.log(0.8) + math.log(0.7) + math.log(0.5)) / 3,
+                                rel=1e-12)
+
+
+# --------------------------------------------------------------------------- options
+def test_from_logits_equals_the_probability_path_for_moderate_logits(backend):
+    rng = np.random.default_rng(0)
+    Z = rng.uniform(-4, 4, (6, 3))
+    T = np.eye(3)[rng.integers(0, 3, 6)]
+    sig = 1 / (1 + np.exp(-Z))
+    soft = np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)
+    with nn.use_backend(backend.name):
+        assert losses.BinaryCrossentropy(from_logits=True)(T, Z) == \
+            pytest.approx(losses.BinaryCrossentropy()(T, sig), rel=1e-12)
+        assert losses.CategoricalCrossentropy(from_logits=True)(T, Z) == \
+            pytest.approx(losses.CategoricalCrossentropy()(T, soft), rel=1e-12)
+
+
+def test_from_logits_keeps_large_logits_exact(backend):
+    # sigmoid(50) rounds to 1, so the probability path can only clip at 1 - 1e-7
+    # (-log(1e-7) = 16.1); from logits the loss is the exact 50 + log1p(e**-50).
+    with nn.use_backend(backend.name):
+        logits = losses.BinaryCrossentropy(from_logits=True)([[0.0]], np.array([[50.0]]))
+        probs = losses.BinaryCrossentropy()([[0.0]], np.array([[1.0]]))
+    assert logits == pytest.approx(50.0, rel=1e-12)
+    assert probs == pytest.approx(-math.log(1e-7), rel=1e-6)
+
+
+@pytest.mark.parametrize("delta", [0.1, 1.0, 3.0])
+def test_huber_is_quadratic_inside_delta_and_linear_outside(delta):
+    e = np.array([[delta / 2, delta, 2 * delta, -4 * delta]])
+    loss = losses.Huber(delta=delta)(np.zeros_like(e), e)
+    elementwise = [delta ** 2 / 8, delta ** 2 / 2, 1.5 * delta ** 2, 3.5 * delta ** 2]
+    assert loss == pytest.approx(np.mean(elementwise), rel=1e-12)
+
+
+def test_a_loss_object_compiled_into_a_model_gives_the_evaluated_loss(backend):
+    model = nn.Sequential([nn.layers.Dense(2, input_dim=3)], backend=backend, seed=0,
+                          dtype="float64")
+    model.compile("sgd", losses.Huber(delta=0.5))
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((7, 3)), 3 * rng.standard_normal((7, 2))
+    with nn.use_backend(backend.name):
+        expected = losses.Huber(delta=0.5)(y, model.predict(x))
+    assert model.evaluate(x, y, batch_size=7) == pytest.approx(expected, rel=1e-12)
+
+
+# --------------------------------------------------------------------------- lookup, config
+@pytest.mark.parametrize("name, cls", [
+    ("mean_squared_error", losses.MeanSquaredError), ("mse", losses.MeanSquaredError),
+    ("MSE", losses.MeanSquaredError), ("mean_absolute_error", losses.MeanAbsoluteError),
+    ("mae", losses.MeanAbsoluteError), ("huber", losses.Huber), ("huber_loss", losses.Huber),
+    ("binary_crossentropy", losses.BinaryCrossentropy),
+    ("categorical_crossentropy", losses.CategoricalCrossentropy),
+    ("sparse_categorical_crossentropy", losses.SparseCategoricalCrossentropy),
+])
+def test_get_every_name_and_alias(name, cls):
+    loss = losses.get(name)
+    assert type(loss) is cls
+    assert getattr(loss, "from_logits", False) is False
+    if cls is losses.Huber:
+        assert loss.delta == 1.0  # Keras's default
+
+
+def test_get_passes_instances_through():
+    loss = losses.Huber(delta=0.3)
+    assert losses.get(loss) is loss
+
+
+@pytest.mark.parametrize("loss", [
+    losses.MeanSquaredError(), losses.MeanAbsoluteError(), losses.Huber(delta=2.5),
+    losses.BinaryCrossentropy(from_logits=True), losses.CategoricalCrossentropy(),
+    losses.SparseCategoricalCrossentropy(from_logits=True),
+], ids=repr)
+def test_serialize_round_trip(loss):
+    config = losses.serialize(loss)
+    again = losses.get(config)
+    assert type(again) is type(loss) and again.get_config() == loss.get_config()
+    assert again.options == loss.options
+
+
+def test_readable_reprs():
+    assert repr(losses.MeanSquaredError()) == "MeanSquaredError()"
+    assert repr(losses.Huber(delta=2.0)) == "Huber(delta=2.0)"
+    assert repr(losses.BinaryCrossentropy(from_logits=True)) == \
+        "BinaryCrossentropy(from_logits=True)"
+
+
+@pytest.mark.parametrize("bad, exc", [("hinge", ValueError), ("", ValueError),
+                                      (None, TypeError), (3, TypeError),
+                                      ({"name": "kl_divergence"}, ValueError)])
+def test_unknown_losses_are_refused(bad, exc):
+    with pytest.raises(exc, match="loss"):
+        losses.get(bad)
+
+
+def test_bad_options_are_refused_with_their_name():
+    with pytest.raises(ValueError, match="delta"):
+        losses.Huber(delta=0.0)
+    with pytest.raises(ValueError, match="delta"):
+        losses.Huber(delta=-1.0)
+    with pytest.raises(TypeError, match="delta"):
+        losses.Huber(delta="1")
+    with pytest.raises(ValueError, match="delta"):
+        losses.huber([[0.0]], [[1.0]], delta=0.0)
+    with pytest.raises(TypeError):
+        losses.MeanSquaredError(from_logits=True)  # Keras's MSE has no such option
+
+
+@pytest.mark.parametrize("loss", [losses.MeanSquaredError(), losses.mean_squared_error],
+                         ids=["class", "function"])
+def test_bad_data_is_refused(loss):
+    with pytest.raises(ValueError, match="y_pred.*finite"):
+        loss([[0.0, 1.0]], [[np.nan, 1.0]])
+    with pytest.raises(TypeError, match="y_pred"):
+        loss([[0.0]], [[1j]])
+    with pytest.raises(TypeError, match="y_pred"):
+        loss([[0.0]], [["a"]])
+    with pytest.raises(ValueError, match="y_pred"):
+        loss(np.zeros((1, 1, 1)), np.zeros((1, 1, 1)))
+    with pytest.raises(ValueError, match="y_pred.*empty"):
+        loss(np.zeros((0, 2)), np.zeros((0, 2)))
+    with pytest.raises(ValueError, match="y_true must have the shape of y_pred"):
+        loss([[0.0, 1.0]], [[1.0, 1.0, 1.0]])
+
+
+def test_bad_labels_and_weights_are_refused():
+    sparse = losses.SparseCategoricalCrossentropy()
+    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\)"):
+        sparse([3, 0], P_CAT)
+    with pytest.raises(ValueError, match="whole-number"):
+        sparse([0.5, 1.0], P_CAT)
+    with pytest.raises(ValueError, match="sample_weight"):
+        losses.MeanSquaredError()(T_REG, P_REG, sample_weight=[1.0, 2.0, 3.0])
+    with pytest.raises(TypeError, match="sample_weight"):
+        losses.MeanSquaredError()(T_REG, P_REG, sample_weight=["a", "b"])
