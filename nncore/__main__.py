@@ -54,6 +54,11 @@ def _load_table(path: str, target: int | None):
         data = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
     if target is None:
         return data, None
+    # Python's indexing rule (-1 is the last column), but never wrapping around: a column
+    # past the end would otherwise silently pick another one as the labels.
+    if not -data.shape[1] <= target < data.shape[1]:
+        raise ValueError(f"--target-column must be in [{-data.shape[1]}, {data.shape[1]}) for "
+                         f"{path} with {data.shape[1]} columns. Received: {target}")
     column = target % data.shape[1]
     return np.delete(data, column, axis=1), data[:, column]
 
@@ -130,6 +135,16 @@ def _predict(args) -> int:
     return 0
 
 
+def _bench(args) -> int:
+    """Benchmarks against the GEMM-only bound and PyTorch (nncore.bench)."""
+    from nncore import bench
+
+    argv = ["--quick"] if args.quick else []
+    if args.output_dir is not None:
+        argv += ["--output-dir", args.output_dir]
+    return bench.main(argv)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nncore", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -176,6 +191,16 @@ def build_parser() -> argparse.ArgumentParser:
                          help="divide inputs by this first (255 for MNIST pixels)")
     predict.add_argument("--batch-size", type=int, default=256)
     predict.set_defaults(run=_predict)
+
+    bench = sub.add_parser("bench", help="measure nncore against the GEMM-only bound and "
+                           "PyTorch", description="Time training epochs, tiny-net steps, "
+                           "predict latency and memory, side by side in one process; print "
+                           "a table of ratios and write latest.json and latest.md.")
+    bench.add_argument("--quick", action="store_true",
+                       help="one batch size, fewer rows and repetitions (a smoke run)")
+    bench.add_argument("--output-dir", default=None,
+                       help="where latest.json and latest.md go (default: benchmarks/results)")
+    bench.set_defaults(run=_bench)
     return parser
 
 

@@ -82,8 +82,8 @@ class Plan:
 
 
 FULL = Plan()
-QUICK = Plan(batch_sizes=(128,), rows=2048, warmup=1, reps=2, tiny_steps=30, row_calls=50,
-             batch_calls=4, alloc_steps=20)
+QUICK = Plan(batch_sizes=(128,), rows=1024, warmup=1, reps=2, tiny_steps=20, row_calls=20,
+             batch_calls=2, alloc_steps=10)
 
 
 # ---------------------------------------------------------------- timing
@@ -569,9 +569,19 @@ def _openblas_env() -> dict:
     return {"unset": unset, "in_effect": in_effect, "note": note}
 
 
-def environment(torch) -> dict:
+def _load_average() -> list[float] | None:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+def environment(torch, load_at_start) -> dict:
+    """The machine, the libraries and their thread pools; the load average at the start
+    and end of the run says how busy the (shared) machine was."""
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     return {
+        "load_average": {"start": load_at_start, "end": _load_average()},
         "cpu": _cpuinfo(), "cores": os.cpu_count(), "cores_usable": affinity,
         "platform": platform.platform(), "versions": _versions(torch), "blas": _blas(),
         "openblas_env": _openblas_env(),
@@ -674,6 +684,11 @@ def _fmt(value) -> str:
     return f"{value:.3g}"
 
 
+LEGEND = ("ratio: epoch rows nncore / GEMM-only bound (lower is better, 1.0x is the floor); "
+          "step and predict rows PyTorch time / nncore time (above 1x nncore is faster); "
+          "memory rows nncore / theory. The torch column is the faster of PyTorch's default "
+          "and fused Adam; the bound column of predict rows is plain NumPy.")
+
 HEADER = ("measure", "unit", "nncore native", "numpy backend", "torch", "bound", "ratio",
           "target", "met?")
 
@@ -717,7 +732,9 @@ def format_markdown(report: dict) -> str:
         "between numbers of this run. See benchmarks/README.md for what each number means.",
         "",
         f"- machine: {env['cpu']['model']} ({', '.join(env['cpu']['simd'])}), "
-        f"{env['cores']} cores ({env['cores_usable']} usable), {env['platform']}",
+        f"{env['cores']} cores ({env['cores_usable']} usable), {env['platform']}; load "
+        f"average (1, 5, 15 min) {env['load_average']['start']} at the start, "
+        f"{env['load_average']['end']} at the end",
         f"- versions: python {v['python']}, numpy {v['numpy']}, scipy {v['scipy']}, "
         f"nncore {v['nncore']}, torch {v['torch'] or 'not installed'}, "
         f"threadpoolctl {v['threadpoolctl'] or 'not installed'}",
@@ -730,6 +747,7 @@ def format_markdown(report: dict) -> str:
         out.append(f"- skipped {name}: {why}")
     out += ["", "| " + " | ".join(HEADER) + " |", "|" + " --- |" * len(HEADER)]
     out += ["| " + " | ".join(_cells(r, skipped)) + " |" for r in report["table"]]
+    out += ["", LEGEND]
     out += ["", "## BLAS and thread pools (threadpoolctl)", ""]
     if isinstance(env["blas"], str):
         out.append(env["blas"])
@@ -799,6 +817,7 @@ def run(quick: bool = False, output_dir=None) -> dict:
     """
     started = time.perf_counter()
     plan = QUICK if quick else FULL
+    load_at_start = _load_average()
     skipped: dict[str, str] = {}
     engines = {}
     if backends.native_available():
@@ -836,7 +855,7 @@ def run(quick: bool = False, output_dir=None) -> dict:
                             for b in engines},
             "peak": {b: bench_peak_memory(b, x, y, plan.memory_batch) for b in engines},
         }
-        env = environment(torch)
+        env = environment(torch, load_at_start)
     finally:
         if previous_threads is not None:
             torch.set_num_threads(previous_threads)
@@ -861,6 +880,7 @@ def run(quick: bool = False, output_dir=None) -> dict:
         "table": table,
     }
     print(format_table(table, skipped))
+    print(LEGEND)
     for name, reason in skipped.items():
         print(f"skipped {name}: {reason}")
     print(f"data: {data['note']}")

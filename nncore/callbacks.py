@@ -70,7 +70,9 @@ def _better(mode: str, monitor: str):
 
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
-    epochs; ``restore_best_weights`` puts back the weights of the best epoch."""
+    epochs; ``restore_best_weights`` puts back the weights of the best epoch when training
+    ends, as Keras 3 does (whether it stopped early or not). With a ``baseline``, an
+    improvement that does not also beat the baseline does not reset the wait."""
 
     def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
                  verbose: int = 0, mode: str = "auto", baseline: float | None = None,
@@ -79,7 +81,7 @@ class EarlyStopping(Callback):
         self.min_delta = abs(check_float(min_delta, "min_delta"))
         self.patience = check_int(patience, "patience", low=0)
         self.verbose = verbose
-        self.baseline = baseline
+        self.baseline = None if baseline is None else check_float(baseline, "baseline")
         self.restore_best_weights = bool(restore_best_weights)
         self.start_from_epoch = check_int(start_from_epoch, "start_from_epoch", low=0)
         self._better, self.mode = _better(mode, monitor)
@@ -88,15 +90,13 @@ class EarlyStopping(Callback):
     def on_train_begin(self, logs=None):
         self.wait = 0
         self.stopped_epoch = 0
-        self.best = self.baseline if self.baseline is not None else \
-            (math.inf if self.mode == "min" else -math.inf)
+        self.best = math.inf if self.mode == "min" else -math.inf
         self.best_weights = None
         self.best_epoch = 0
 
-    def _improved(self, value: float) -> bool:
+    def _improved(self, value: float, reference: float) -> bool:
         shift = -self.min_delta if self.mode == "min" else self.min_delta
-        return self._better(value - shift, self.best) if self.min_delta else \
-            self._better(value, self.best)
+        return self._better(value - shift, reference)
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
@@ -108,22 +108,27 @@ class EarlyStopping(Callback):
         if epoch < self.start_from_epoch:
             return
         if self.best_weights is None and self.restore_best_weights:
-            self.best_weights = self.model.get_weights()
+            self.best_weights, self.best_epoch = self.model.get_weights(), epoch
         self.wait += 1
-        if self._improved(value):
-            self.best, self.best_epoch, self.wait = value, epoch, 0
+        if self._improved(value, self.best):
+            self.best, self.best_epoch = value, epoch
             if self.restore_best_weights:
                 self.best_weights = self.model.get_weights()
+            if self.baseline is None or self._improved(value, self.baseline):
+                self.wait = 0
             return
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
-        if self.stopped_epoch and self.restore_best_weights and self.best_weights is not None:
-            self.model.set_weights(self.best_weights)
         if self.stopped_epoch and self.verbose:
             print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose:
+                print(f"Restoring model weights from the end of the best epoch: "
+                      f"{self.best_epoch + 1}.")
+            self.model.set_weights(self.best_weights)
 
     def __repr__(self):
         return f"EarlyStopping(monitor={self.monitor!r}, patience={self.patience})"

@@ -17,7 +17,7 @@ import numpy as np
 from nncore import backends, callbacks as callbacks_module, layers as layers_module
 from nncore import losses as losses_module, metrics as metrics_module, optimizers
 from nncore._validation import as_dtype, check_int, make_rng, to_array
-from nncore.backends.base import check_float
+from nncore.backends.base import LOSS_CODES, check_float
 from nncore.layers import Dense, Layer
 
 
@@ -95,6 +95,7 @@ class Sequential:
         if self.built:
             layer.build(self._output_dim(self.input_dim, upto=len(self._layers) - 1),
                         self.dtype, self.ops, self.rng)
+            self._pack()
         elif len(self._layers) == 1 and layer.input_dim is not None:
             self.build(layer.input_dim)
 
@@ -115,6 +116,46 @@ class Sequential:
             layer.build(dim, self.dtype, self.ops, self.rng)
             dim = layer.output_dim(dim)
         self.input_dim = input_dim
+        self._pack()
+
+    def _pack(self) -> None:
+        """Move every layer's weights into one flat buffer, and their gradients into
+        another, laid out alike; the layers keep views. The optimizer then updates a run of
+        trainable layers in one fused pass over memory instead of one call per array."""
+        params = [p for layer in self._layers for p in layer.params]
+        flat = np.empty(sum(p.size for p in params), dtype=self.dtype)
+        flat_grads = np.zeros_like(flat)
+        start = 0
+        for layer in self._layers:
+            views, grad_views = [], []
+            for p in layer.params:
+                view = flat[start:start + p.size].reshape(p.shape)
+                view[...] = p
+                views.append(view)
+                grad_views.append(flat_grads[start:start + p.size].reshape(p.shape))
+                start += p.size
+            layer.adopt(views, grad_views)
+        self._flat, self._flat_grads = flat, flat_grads
+        self._runs_key = None
+
+    def _trainable_runs(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Views of the flat buffers over each run of consecutive trainable layers (one
+        run when every layer trains)."""
+        key = tuple(layer.trainable for layer in self._layers)
+        if key != self._runs_key:
+            bounds, start = [], 0
+            for layer in self._layers:
+                size = sum(p.size for p in layer.params)
+                if layer.trainable and size:
+                    if bounds and bounds[-1][1] == start:
+                        bounds[-1][1] += size
+                    else:
+                        bounds.append([start, start + size])
+                start += size
+            self._runs = ([self._flat[a:b] for a, b in bounds],
+                          [self._flat_grads[a:b] for a, b in bounds])
+            self._runs_key = key
+        return self._runs
 
     def _output_dim(self, input_dim: int, upto: int | None = None) -> int:
         dim = input_dim
@@ -129,11 +170,8 @@ class Sequential:
     def output_dim(self) -> int | None:
         return self._output_dim(self.input_dim) if self.built else None
 
-    def _params(self, trainable_only: bool = True) -> list[np.ndarray]:
-        return [p for layer in self._layers if layer.trainable or not trainable_only
-                for p in layer.params]
-
     def _grads(self) -> list[np.ndarray]:
+        """The trainable layers' gradients, one array per weight (for clipping)."""
         return [g for layer in self._layers if layer.trainable for g in layer.grads]
 
     def count_params(self) -> int:
@@ -179,7 +217,8 @@ class Sequential:
         for layer, kind in zip(self._layers, kinds):
             dim = layer.output_dim(dim)
             lines.append(f" {kind:<{first}}{str((None, dim)):<26}{layer.count_params():>9,}")
-        trainable = sum(p.size for p in self._params())
+        trainable = sum(p.size for layer in self._layers if layer.trainable
+                        for p in layer.params)
         total = self.count_params()
         item = self.dtype.itemsize
         lines += ["=" * width,
@@ -325,22 +364,19 @@ class Sequential:
         return X
 
     def _loss(self, Y, P, sw, *, grad: bool):
-        """Loss (plus regularization penalties) and, if ``grad``, dL/d(output)."""
+        """Loss (plus regularization penalties) and, if ``grad``, dL/d(output).
+
+        Called on arrays checked by ``_prepare`` and produced by the layers, so it goes to
+        the backend's kernels directly."""
         fused = self._fused_output()
         out = self._layers[-1].logits if fused else P
-        options = dict(self.loss.options)
-        if fused:
-            options["from_logits"] = True
-        if grad:
-            buf = self._layers[-1]._buffer("dloss", out.shape)
-            value, dP = self.ops.loss_and_grad(self.loss.name, Y, out, sample_weight=sw,
-                                               out=buf, **options)
-        else:
-            value, dP = self.ops.loss(self.loss.name, Y, out, sample_weight=sw,
-                                      **options), None
+        dP = self._layers[-1]._buffer("dloss", out.shape) if grad else None
+        value = self.ops._loss(LOSS_CODES[self.loss.name], Y, out,
+                               fused or self.loss.from_logits,
+                               getattr(self.loss, "delta", 1.0), sw, dP)
         for layer in self._layers:
             for param, _, reg in layer.regularized():
-                value += self.ops.regularization_loss(param, l1=reg.l1, l2=reg.l2)
+                value += self.ops._regularization_loss(param.reshape(-1), reg.l1, reg.l2)
         return value, dP, fused
 
     def _train_step(self, X, Y, sw) -> tuple[float, np.ndarray]:
@@ -356,8 +392,10 @@ class Sequential:
         for layer in self._layers:
             if layer.trainable:
                 for param, grad, reg in layer.regularized():
-                    self.ops.add_regularization_grad(param, grad, l1=reg.l1, l2=reg.l2)
-        self.optimizer.apply(self._params(), self._grads(), self.ops)
+                    self.ops._regularization_grad(param.reshape(-1), grad.reshape(-1),
+                                                  reg.l1, reg.l2)
+        self.optimizer.clip(self._grads(), self.ops)  # per weight, as Keras's clipnorm
+        self.optimizer.update(*self._trainable_runs(), self.ops)
         return value, P
 
     # ------------------------------------------------------------ fit
@@ -416,7 +454,9 @@ class Sequential:
 
         history = callbacks_module.History()
         steps = math.ceil(len(x) / batch_size)
-        callback_list = [history] + callback_list
+        # History after the user's callbacks, as Keras: what they add to the epoch's logs
+        # (LearningRateScheduler's learning_rate...) is recorded too.
+        callback_list = callback_list + [history]
         if verbose:
             callback_list.append(callbacks_module.ProgbarLogger(steps, epochs))
         for cb in callback_list:
@@ -569,7 +609,7 @@ class Sequential:
                           losses_module.get(spec["loss"]), spec["metrics"])
             model.optimizer.iterations = check_int(spec["iterations"], "iterations", low=0)
             if spec["slots"] is not None:
-                params = model._params()
+                params = model._trainable_runs()[0]
                 model.optimizer.build(params)
                 if [sorted(s) for s in model.optimizer.slots] != spec["slots"]:
                     raise ValueError("the optimizer slots do not match the optimizer")
@@ -578,6 +618,9 @@ class Sequential:
                         stored = arrays[f"optimizer/{i}/{name}"]
                         if stored.shape != arr.shape:
                             raise ValueError(f"optimizer slot {i}/{name} has the wrong shape")
+                        # NaN or inf in a moment would turn every later step into NaN.
+                        if not np.isfinite(stored).all():
+                            raise ValueError(f"optimizer slot {i}/{name} holds NaN or inf")
                         arr[...] = stored
         return model
 
@@ -668,11 +711,18 @@ def _rng_state(rng: np.random.Generator) -> dict:
 
 
 def _rng_from(saved: dict) -> dict:
+    """The state written by :func:`_rng_state`, checked: numbers that do not fit PCG64
+    (128-bit state and increment, a 32-bit buffered draw) would make NumPy raise
+    OverflowError, or silently accept a flag that is neither 0 nor 1."""
     if saved["bit_generator"] != "PCG64":
         raise ValueError(f"unsupported random generator {saved['bit_generator']!r}")
-    return {"bit_generator": "PCG64",
-            "state": {k: int(v) for k, v in saved["state"].items()},
-            "has_uint32": int(saved["has_uint32"]), "uinteger": int(saved["uinteger"])}
+    state = {key: int(saved["state"][key]) for key in ("state", "inc")}
+    has_uint32, uinteger = int(saved["has_uint32"]), int(saved["uinteger"])
+    if not (all(0 <= v < 2**128 for v in state.values()) and has_uint32 in (0, 1)
+            and 0 <= uinteger < 2**32):
+        raise ValueError("the random-generator state is out of range for PCG64")
+    return {"bit_generator": "PCG64", "state": state, "has_uint32": has_uint32,
+            "uinteger": uinteger}
 
 
 def load_model(filepath: str | os.PathLike, compile: bool = True, backend=None) -> Sequential:
@@ -693,7 +743,11 @@ def load_model(filepath: str | os.PathLike, compile: bool = True, backend=None) 
     config, arrays = saving.read_archive(filepath)
     try:
         return Sequential._from_archive(config, arrays, compile, backend)
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+    # The config is data from the file: besides wrong keys, types and values, it can name
+    # sizes no machine can allocate (MemoryError) or numbers too large for a float
+    # (OverflowError). Each means the file is not a model this library wrote.
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError,
+            MemoryError) as exc:
         raise saving.ModelFileError(
             f"{os.fspath(filepath)}: not a valid nncore model ({type(exc).__name__}: {exc})"
         ) from None

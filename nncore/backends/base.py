@@ -87,7 +87,10 @@ def check_float(value, name: str, *, low: float | None = None, high: float | Non
     """Return ``value`` as a finite float within [low, high], else raise naming ``name``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number. Received: {name}={value!r}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond float's range (10**400) is not finite either
+        raise ValueError(f"{name} must be a finite number. Received: {name}={value!r}") from None
     bad = not math.isfinite(value)
     if low is not None:
         bad |= value <= low if low_open else value < low

@@ -73,6 +73,13 @@ class Layer:
         return buf
 
     # ------------------------------------------------------------ weights
+    def adopt(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        """Use ``params`` and ``grads`` (views the model made of its flat buffers, equal in
+        value) in place of this layer's own arrays."""
+        for name, view in zip(self.weight_names, params):
+            setattr(self, name, view)
+        self.params, self.grads = list(params), list(grads)
+
     def count_params(self) -> int:
         return sum(p.size for p in self.params) + sum(s.size for s in self.state)
 

@@ -54,23 +54,20 @@ class BatchNormalization(Layer):
         self._inv_std = np.empty(input_dim, self.dtype)
 
     def forward(self, X, training):
-        shape = X.shape
-        Y, xhat, _ = self.ops.batch_norm_forward(
-            X, self.gamma, self.beta, self.moving_mean, self.moving_variance,
-            training=training, momentum=self.momentum, epsilon=self.epsilon,
-            out=self._buffer("Y", shape), out_xhat=self._buffer("xhat", shape),
-            out_inv_std=self._inv_std)
+        Y, xhat = self._buffer("Y", X.shape), self._buffer("xhat", X.shape)
+        self.ops._batch_norm_forward(X, self.gamma, self.beta, self.moving_mean,
+                                     self.moving_variance, training, self.momentum,
+                                     self.epsilon, Y, xhat, self._inv_std)
         self._xhat = xhat
         return Y
 
     def backward(self, dY, need_dX):
         grads = dict(zip(self.weight_names, self.grads))
         d = self.input_dim
-        dX, _, _ = self.ops.batch_norm_backward(
-            dY, self._xhat, self.gamma, self._inv_std, out_dX=dY,
-            out_dgamma=grads.get("gamma", self._buffer("dgamma", (d,))),
-            out_dbeta=grads.get("beta", self._buffer("dbeta", (d,))))
-        return dX if need_dX else None
+        self.ops._batch_norm_backward(dY, self._xhat, self.gamma, self._inv_std, dY,
+                                      grads.get("gamma", self._buffer("dgamma", (d,))),
+                                      grads.get("beta", self._buffer("dbeta", (d,))))
+        return dY if need_dX else None
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "epsilon": self.epsilon,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from nncore import activations, initializers, regularizers
+from nncore.backends.base import ACTIVATION_CODES, DEFAULT_ALPHA
 from nncore.layers.base import Layer
 from nncore._validation import check_int
 
@@ -43,6 +44,10 @@ class Dense(Layer):
         else:
             self.bias = None
         self.grads = [p.copy() for p in self.params]
+        # Resolved once: forward and backward call the backend's kernels directly, on
+        # arrays this layer allocated and the model checked at its edge.
+        self._code = ACTIVATION_CODES[self.activation]
+        self._alpha = DEFAULT_ALPHA.get(self.activation, 0.0)
 
     def output_dim(self, input_dim):
         return self.units
@@ -50,11 +55,9 @@ class Dense(Layer):
     def forward(self, X, training):
         n = X.shape[0]
         Z = self._buffer("Z", (n, self.units))
-        # A linear layer's output is Z itself: the op refuses an out_Y that aliases out_Z,
-        # so it gets none and returns Z as Y.
-        linear = self.activation == "linear"
-        Z, Y = self.ops.dense_forward(X, self.kernel, self.bias, self.activation, out_Z=Z,
-                                      out_Y=None if linear else self._buffer("Y", Z.shape))
+        # A linear layer's output is Z itself (the kernels allow Y to be Z).
+        Y = Z if self.activation == "linear" else self._buffer("Y", Z.shape)
+        self.ops._dense_forward(X, self.kernel, self.bias, self._code, self._alpha, Z, Y)
         self._cache = (X, Z, Y)
         return Y
 
@@ -68,10 +71,9 @@ class Dense(Layer):
         or sigmoid computed it), so the activation's backward is skipped."""
         X, Z, Y = self._cache
         dX = self._buffer("dX", X.shape) if need_dX else None
-        self.ops.dense_backward(
-            dY, X, self.kernel, Z, Y, "linear" if from_logits else self.activation,
-            has_bias=self.use_bias, need_dX=need_dX, out_dW=self.grads[0],
-            out_db=self.grads[1] if self.use_bias else None, out_dX=dX, work_dZ=dY)
+        code = ACTIVATION_CODES["linear"] if from_logits else self._code
+        self.ops._dense_backward(dY, X, self.kernel, Z, Y, code, self._alpha, dY,
+                                 self.grads[0], self.grads[1] if self.use_bias else None, dX)
         return dX
 
     def regularized(self):

@@ -5,6 +5,7 @@ import numpy as np
 
 from nncore.backends.base import check_float
 from nncore.layers.base import Layer
+from nncore._validation import check_int
 
 
 class Dropout(Layer):
@@ -22,7 +23,8 @@ class Dropout(Layer):
     def __init__(self, rate: float, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.rate = check_float(rate, "rate", low=0.0, high=1.0, high_open=True)
-        self.seed = seed
+        # Checked here, not at build time, so that a bad seed never half-adds a layer.
+        self.seed = check_int(seed, "seed", low=0, allow_none=True)
 
     def build(self, input_dim, dtype, ops, rng):
         super().build(input_dim, dtype, ops, rng)

@@ -30,9 +30,8 @@ class Adagrad(Optimizer):
     def _initial_slot(self, name, param):
         return np.full_like(param, self.initial_accumulator_value)
 
-    def _update(self, ops, param, grad, slots, lr, wd, step):
-        ops.adagrad_update(param, grad, slots["accumulator"], learning_rate=lr,
-                           epsilon=self.epsilon, weight_decay=wd)
+    def _update(self, ops, w, g, slots, lr, wd, step):
+        ops._adagrad(w, g, slots["accumulator"], lr, self.epsilon, wd)
 
     def get_config(self):
         return {**super().get_config(),

@@ -29,10 +29,9 @@ class Adam(Optimizer):
     def _active_slots(self):
         return ("m", "v") + (("vhat",) if self.amsgrad else ())
 
-    def _update(self, ops, param, grad, slots, lr, wd, step):
-        ops.adam_update(param, grad, slots["m"], slots["v"], slots.get("vhat"), step=step,
-                        learning_rate=lr, beta_1=self.beta_1, beta_2=self.beta_2,
-                        epsilon=self.epsilon, amsgrad=self.amsgrad, weight_decay=wd)
+    def _update(self, ops, w, g, slots, lr, wd, step):
+        ops._adam(w, g, slots["m"], slots["v"], slots.get("vhat"), lr, self.beta_1,
+                  self.beta_2, self.epsilon, step, wd)
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,

@@ -4,7 +4,11 @@ As in Keras 3: hyperparameters are fixed in ``__init__``; slots (momentum, momen
 created lazily for each parameter on the first step; ``apply`` clips the gradients
 (``clipnorm`` per tensor, ``global_clipnorm`` across all, or ``clipvalue`` elementwise),
 then updates every parameter in place through the backend's fused kernel, then counts
-the step in ``iterations``.
+the step in ``iterations``. ``clip`` and ``update`` are the two halves, for a caller
+(the model) that clips per tensor but updates one flat buffer holding them all.
+
+Hyperparameters are checked once, here, and parameters when the slots are built, so a
+step calls the backend's update kernels directly: one call per parameter array.
 """
 from __future__ import annotations
 
@@ -68,9 +72,11 @@ class Optimizer:
 
     # ------------------------------------------------------------ slots and steps
     def build(self, params) -> None:
-        """Create zeroed slots (Adagrad: its initial accumulator) for each parameter."""
-        self.slots = [{name: self._initial_slot(name, p) for name in self._active_slots()}
-                      for p in params]
+        """Create zeroed slots (Adagrad: its initial accumulator) for each parameter, flat."""
+        for i, p in enumerate(params):
+            _check_param(p, f"params[{i}]")
+        self.slots = [{name: self._initial_slot(name, p).reshape(-1)
+                       for name in self._active_slots()} for p in params]
 
     def _active_slots(self) -> tuple[str, ...]:
         return self.slot_names
@@ -79,9 +85,12 @@ class Optimizer:
         return np.zeros_like(param)
 
     def apply(self, params, grads, ops: Backend) -> None:
-        """One step: clip ``grads`` in place, update each of ``params`` in place."""
-        if self.slots is None or len(self.slots) != len(params):
-            self.build(params)
+        """One step: clip ``grads`` in place, then update each of ``params`` in place."""
+        self.clip(grads, ops)
+        self.update(params, grads, ops)
+
+    def clip(self, grads, ops: Backend) -> None:
+        """Clip ``grads`` in place as configured (nothing if no clipping is set)."""
         if self.clipnorm is not None:
             for g in grads:
                 ops.clip_by_norm(g, self.clipnorm)
@@ -90,14 +99,31 @@ class Optimizer:
         elif self.clipvalue is not None:
             for g in grads:
                 ops.clip_by_value(g, self.clipvalue)
+
+    def update(self, params, grads, ops: Backend) -> None:
+        """Update each of ``params`` in place from ``grads`` (already clipped); count it."""
+        if self.slots is None or len(self.slots) != len(params) or any(
+                slot.size != p.size for p, slots in zip(params, self.slots)
+                for slot in slots.values()):
+            self.build(params)
+        if len(grads) != len(params):
+            raise ValueError(f"grads must hold one array per parameter ({len(params)}). "
+                             f"Received {len(grads)}.")
+        for i, (p, g) in enumerate(zip(params, grads)):
+            _check_param(p, f"params[{i}]")
+            if not isinstance(g, np.ndarray) or g.shape != p.shape or g.dtype != p.dtype \
+                    or not g.flags.c_contiguous:
+                raise ValueError(f"grads[{i}] must be a C-contiguous array of the shape and "
+                                 f"dtype of params[{i}] {p.shape} {p.dtype}.")
         lr, wd = self.learning_rate, self.weight_decay or 0.0
         step = self.iterations + 1
         for p, g, slots in zip(params, grads, self.slots):
-            self._update(ops, p, g, slots, lr, wd, step)
+            self._update(ops, p.reshape(-1), g.reshape(-1), slots, lr, wd, step)
         self.iterations = step
 
-    def _update(self, ops: Backend, param, grad, slots: dict, lr: float, wd: float,
+    def _update(self, ops: Backend, w, g, slots: dict, lr: float, wd: float,
                 step: int) -> None:
+        """Call the backend's update kernel on the flat ``w``, ``g`` and ``slots``."""
         raise NotImplementedError
 
     # ------------------------------------------------------------ config and state
@@ -126,3 +152,9 @@ class Optimizer:
 def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() and i else c.lower()
                    for i, c in enumerate(name))
+
+
+def _check_param(p, name: str) -> None:
+    if not isinstance(p, np.ndarray) or p.dtype not in (np.float32, np.float64) \
+            or not p.flags.c_contiguous or not p.flags.writeable:
+        raise ValueError(f"{name} must be a writeable C-contiguous float32/float64 array.")

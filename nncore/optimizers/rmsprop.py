@@ -29,11 +29,10 @@ class RMSprop(Optimizer):
         return (("velocity",) + (("momentum_buffer",) if self.momentum > 0 else ())
                 + (("average_gradient",) if self.centered else ()))
 
-    def _update(self, ops, param, grad, slots, lr, wd, step):
-        ops.rmsprop_update(param, grad, slots["velocity"], slots.get("momentum_buffer"),
-                           slots.get("average_gradient"), learning_rate=lr, rho=self.rho,
-                           momentum=self.momentum, epsilon=self.epsilon,
-                           centered=self.centered, weight_decay=wd)
+    def _update(self, ops, w, g, slots, lr, wd, step):
+        ops._rmsprop(w, g, slots["velocity"], slots.get("momentum_buffer"),
+                     slots.get("average_gradient"), lr, self.rho, self.momentum,
+                     self.epsilon, wd)
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,

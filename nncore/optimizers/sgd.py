@@ -25,9 +25,8 @@ class SGD(Optimizer):
     def _active_slots(self):
         return ("velocity",) if self.momentum > 0 else ()
 
-    def _update(self, ops, param, grad, slots, lr, wd, step):
-        ops.sgd_update(param, grad, slots.get("velocity"), learning_rate=lr,
-                       momentum=self.momentum, nesterov=self.nesterov, weight_decay=wd)
+    def _update(self, ops, w, g, slots, lr, wd, step):
+        ops._sgd(w, g, slots.get("velocity"), lr, self.momentum, self.nesterov, wd)
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
