@@ -8,6 +8,7 @@ EarlyStopping(monitor='val_loss', patience=3)
 """
 from __future__ import annotations
 
+import inspect
 import math
 import os
 import warnings
@@ -175,16 +176,25 @@ class TerminateOnNaN(Callback):
 
 
 class LearningRateScheduler(Callback):
-    """Set the optimizer's learning rate at each epoch start to ``schedule(epoch, lr)``."""
+    """Set the optimizer's learning rate at each epoch start to ``schedule(epoch, lr)``
+    (or ``schedule(epoch)`` for a one-argument function, as Keras allows)."""
 
     def __init__(self, schedule, verbose: int = 0):
         if not callable(schedule):
             raise TypeError(f"schedule must be callable. Received: {schedule!r}")
         self.schedule, self.verbose = schedule, verbose
+        try:
+            inspect.signature(schedule).bind(0, 0.0)
+            self._takes_lr = True
+        except TypeError:
+            self._takes_lr = False
+        except ValueError:  # a builtin without a signature: assume Keras's two arguments
+            self._takes_lr = True
 
     def on_epoch_begin(self, epoch, logs=None):
         optimizer = self.model.optimizer
-        lr = float(self.schedule(epoch, optimizer.learning_rate))
+        lr = float(self.schedule(epoch, optimizer.learning_rate) if self._takes_lr
+                   else self.schedule(epoch))
         optimizer.learning_rate = lr
         if self.verbose:
             print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")

@@ -186,6 +186,7 @@ _BY_NAME = {
     "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
 }
 _NAME_OF = {cls: name for name, cls in reversed(_BY_NAME.items())}
+_CLASS_NAMES = {cls.__name__: name for cls, name in _NAME_OF.items()}
 
 
 def get(identifier) -> Initializer:
@@ -198,6 +199,10 @@ def get(identifier) -> Initializer:
 
 
 def get_name(identifier) -> str:
+    """The snake_case name of an initializer given by it or by its class name
+    (``"HeNormal"``, as Keras accepts too)."""
+    if isinstance(identifier, str) and identifier in _CLASS_NAMES:
+        return _CLASS_NAMES[identifier]
     if not isinstance(identifier, str) or identifier.lower() not in _BY_NAME:
         raise ValueError(f"Unknown initializer {identifier!r}; expected one of "
                          f"{', '.join(_BY_NAME)} or an Initializer.")

@@ -174,6 +174,9 @@ def get(identifier) -> Loss:
         return identifier
     if isinstance(identifier, dict):
         return _CLASSES[loss_name(identifier.get("name", ""))](**identifier.get("config", {}))
+    by_class = {cls.__name__: cls for cls in _CLASSES.values()}
+    if isinstance(identifier, str) and identifier in by_class:  # "MeanSquaredError"
+        return by_class[identifier]()
     return _CLASSES[loss_name(identifier)]()
 
 

@@ -381,3 +381,18 @@ def test_fit_refuses_objects_that_are_not_callbacks(backend):
     with pytest.raises(TypeError, match="callbacks must be nncore Callback instances"):
         _fit(model, [lambda logs: None], epochs=1)
     assert _same_weights(model.get_weights(), before)
+
+
+def test_learning_rate_scheduler_accepts_one_argument_schedules():
+    """Keras calls schedule(epoch) when the function takes only the epoch."""
+    import numpy as np
+    import nncore as nn
+
+    model = nn.Sequential([nn.layers.Dense(1, input_dim=2)], seed=0, backend="numpy")
+    model.compile(nn.optimizers.SGD(0.5), "mse")
+    x, y = np.ones((4, 2)), np.ones((4, 1))
+    seen = []
+    sched = nn.callbacks.LearningRateScheduler(lambda epoch: seen.append(epoch) or 0.1 / (epoch + 1))
+    history = model.fit(x, y, epochs=3, verbose=0, callbacks=[sched])
+    assert seen == [0, 1, 2]
+    np.testing.assert_allclose(history.history["learning_rate"], [0.1, 0.05, 0.1 / 3])

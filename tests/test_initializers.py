@@ -226,3 +226,10 @@ def test_every_initializer_is_an_initializer_with_a_readable_repr():
         assert isinstance(init, Initializer)
         assert repr(init).startswith(type(init).__name__ + "(")
     assert repr(initializers.Constant(2.0)) == "Constant(value=2.0)"
+
+
+def test_class_names_are_accepted_as_keras_does():
+    from nncore import initializers
+
+    assert isinstance(initializers.get("HeNormal"), initializers.HeNormal)
+    assert isinstance(initializers.get("GlorotUniform"), initializers.GlorotUniform)

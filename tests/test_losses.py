@@ -259,3 +259,11 @@ def test_bad_labels_and_weights_are_refused():
         losses.MeanSquaredError()(T_REG, P_REG, sample_weight=[1.0, 2.0, 3.0])
     with pytest.raises(TypeError, match="sample_weight"):
         losses.MeanSquaredError()(T_REG, P_REG, sample_weight=["a", "b"])
+
+
+def test_class_names_are_accepted_as_keras_does():
+    import nncore as nn
+
+    assert isinstance(nn.losses.get("MeanSquaredError"), nn.losses.MeanSquaredError)
+    assert isinstance(nn.losses.get("SparseCategoricalCrossentropy"),
+                      nn.losses.SparseCategoricalCrossentropy)
