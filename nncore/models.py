@@ -651,7 +651,9 @@ class _Batches:
                                                                       a.dtype)
                                       for a in self.arrays]
             idx = order[start:stop]
-            yield tuple(None if a is None else np.take(a, idx, axis=0, out=buf)
+            # mode="clip": with mode="raise" numpy buffers the result and copies it; the
+            # indices are a permutation of range(n), so clipping never changes one.
+            yield tuple(None if a is None else np.take(a, idx, axis=0, out=buf, mode="clip")
                         for a, buf in zip(self.arrays, self.buffers[size]))
 
 
@@ -670,10 +672,10 @@ class _Tracker:
         self.loss_sum += value * n
         self.count += n
         if self.metrics:
-            w = np.ones(n) if W is None else W
-            self.weight_sum += float(w.sum())
+            self.weight_sum += n if W is None else float(W.sum())
             for i, (_, fn) in enumerate(self.metrics):
-                self.metric_sums[i] += float(np.dot(fn(Y, P), w))
+                values = fn(Y, P)
+                self.metric_sums[i] += float(values.sum() if W is None else np.dot(values, W))
 
     def result(self) -> dict[str, float]:
         logs = {"loss": self.loss_sum / max(self.count, 1)}

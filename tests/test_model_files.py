@@ -349,10 +349,10 @@ NONSENSE = {
 
 COMPILE_PART = {
     "unknown optimizer", "optimizer a string", "optimizer config a list",
-    "learning rate negative", "learning rate beyond float", "bad schedule", "two clippings", "unknown loss", "loss a number",
-    "bad loss option", "unknown metric", "metrics a number", "iterations negative",
-    "iterations a float", "slots renamed", "slots a string", "slot missing",
-    "slot wrong shape", "slot NaN", "slot inf"}
+    "learning rate negative", "learning rate beyond float", "bad schedule", "two clippings",
+    "unknown loss", "loss a number", "bad loss option", "unknown metric", "metrics a number",
+    "iterations negative", "iterations a float", "slots renamed", "slots a string",
+    "slot missing", "slot wrong shape", "slot NaN", "slot inf"}
 
 
 @pytest.mark.parametrize("change", list(NONSENSE))

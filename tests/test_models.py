@@ -596,9 +596,9 @@ def test_dropout_is_off_and_batch_norm_uses_moving_statistics_in_predict(backend
 
 def test_regularization_adds_to_the_loss_and_the_gradient(backend):
     W, b = np.array([[0.5, -1.0], [2.0, 0.25]]), np.array([0.1, -0.1])
-    model = nn.Sequential([nn.layers.Dense(2, input_dim=2, kernel_regularizer=nn.regularizers.L2(0.1),
-                                           bias_regularizer=nn.regularizers.L1(0.2))],
-                          backend=backend, dtype="float64")
+    dense = nn.layers.Dense(2, input_dim=2, kernel_regularizer=nn.regularizers.L2(0.1),
+                            bias_regularizer=nn.regularizers.L1(0.2))
+    model = nn.Sequential([dense], backend=backend, dtype="float64")
     model.set_weights([W, b])
     x, y = np.array([[1.0, -1.0], [0.5, 2.0]]), np.array([[0.0, 1.0], [1.0, 0.0]])
     P = x @ W + b
