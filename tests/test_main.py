@@ -181,6 +181,25 @@ def test_train_on_a_csv_file(tmp_path, capsys):
     np.testing.assert_array_equal(printed_classes(capsys.readouterr().out), classes)
 
 
+def test_train_and_predict_with_npy_files(tmp_path, capsys):
+    x, y = blobs_csv(tmp_path / "blobs.csv")
+    np.save(tmp_path / "train.npy", np.column_stack([x, y]))
+    np.save(tmp_path / "features.npy", x[:7])
+    model_path = tmp_path / "npy.nnc"
+    assert main(["train", "--data", str(tmp_path / "train.npy"), "--layers", "4",
+                 "--epochs", "2", "--seed", "0", "--backend", "numpy",
+                 "--output", str(model_path)]) == 0
+    capsys.readouterr()
+    model = nn.load_model(model_path, backend="numpy")
+    assert main(["predict", str(model_path), "--input", str(tmp_path / "features.npy")]) == 0
+    np.testing.assert_array_equal(printed_classes(capsys.readouterr().out),
+                                  model.predict(x[:7]).argmax(axis=1))
+    # An .npy of Python objects would need pickle: refused, never unpickled.
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    assert main(["predict", str(model_path), "--input", str(tmp_path / "objects.npy")]) == 2
+    assert "pickle" in capsys.readouterr().err
+
+
 def test_train_from_a_json_config(tmp_path, capsys):
     data = tmp_path / "blobs.csv"
     x, y = blobs_csv(data)

@@ -9,7 +9,7 @@ row-major product ``C = op(A) @ op(B)`` is computed as the column-major product
 flag. This swap is done here and nowhere else (as scikit-learn's _cython_blas.pyx).
 """
 from cython cimport floating
-from scipy.linalg.cython_blas cimport dgemm, sgemm
+from scipy.linalg.cython_blas cimport dgemm, dgemv, sgemm, sgemv
 
 
 cdef inline void gemm(bint trans_a, bint trans_b, int M, int N, int K, floating alpha,
@@ -33,6 +33,11 @@ cdef inline void gemm(bint trans_a, bint trans_b, int M, int N, int K, floating 
         return
     cdef char ta = b"T" if trans_a else b"N"
     cdef char tb = b"T" if trans_b else b"N"
+    if M == 1:
+        # One row (a single-sample predict): a matrix-vector product. GEMM would still
+        # run its blocking and packing machinery for a 1 x K operand.
+        gemv_row(trans_b, N, K, alpha, A, B, beta, C)
+        return
     cdef int lda = M if trans_a else K
     cdef int ldb = K if trans_b else N
     cdef int ldc = N
@@ -44,3 +49,22 @@ cdef inline void gemm(bint trans_a, bint trans_b, int M, int N, int K, floating 
     else:
         dgemm(&tb, &ta, &N, &M, &K, &alpha, <double *>B, &ldb, <double *>A, &lda, &beta,
               C, &ldc)
+
+
+cdef inline void gemv_row(bint trans_b, int N, int K, floating alpha, const floating *a,
+                          const floating *B, floating beta, floating *c) noexcept nogil:
+    """``c = alpha * a @ op(B) + beta * c`` for one contiguous row ``a`` (K,) and ``c`` (N,).
+
+    Row-major ``B`` (K, N) is the column-major (N, K) matrix ``B^T``, so ``a @ B`` is
+    ``gemv('N')`` on it; row-major ``B`` (N, K) read transposed is ``gemv('T')``.
+    """
+    cdef char trans = b"T" if trans_b else b"N"
+    cdef int rows = K if trans_b else N
+    cdef int cols = N if trans_b else K
+    cdef int inc = 1
+    if floating is float:
+        sgemv(&trans, &rows, &cols, &alpha, <float *>B, &rows, <float *>a, &inc, &beta, c,
+              &inc)
+    else:
+        dgemv(&trans, &rows, &cols, &alpha, <double *>B, &rows, <double *>a, &inc, &beta, c,
+              &inc)
