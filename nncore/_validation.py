@@ -57,14 +57,21 @@ def to_array(x, name: str, dtype: np.dtype, *, ndim: int | tuple[int, ...] | Non
     return out
 
 
-def check_int(value, name: str, *, low: int | None = None, allow_none: bool = False) -> int | None:
-    """An integer >= ``low`` (bools refused), or None when allowed."""
+#: The largest layer width: BLAS takes dimensions as 32-bit ints.
+MAX_WIDTH = 2**31 - 1
+
+
+def check_int(value, name: str, *, low: int | None = None, high: int | None = None,
+              allow_none: bool = False) -> int | None:
+    """An integer in [low, high] (bools refused), or None when allowed."""
     if value is None and allow_none:
         return None
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer. Received: {name}={value!r}")
     if low is not None and value < low:
         raise ValueError(f"{name} must be >= {low}. Received: {name}={value!r}")
+    if high is not None and value > high:
+        raise ValueError(f"{name} must be <= {high}. Received: {name}={value!r}")
     return int(value)
 
 

@@ -595,10 +595,20 @@ class Sequential:
 
     @classmethod
     def _from_archive(cls, config: dict, arrays: dict, compile: bool, backend) -> Sequential:
+        # The weights' shapes follow from the config alone: check them against the stored
+        # arrays before building, so a config claiming huge layers allocates nothing.
+        dim = check_int(config["model"]["input_dim"], "input_dim", low=1)
+        expected = []
+        for layer_config in config["model"]["layers"]:
+            layer = layers_module.deserialize(layer_config)
+            expected += layer.weight_shapes(dim)
+            dim = layer.output_dim(dim)
+        stored = [arrays[f"weights/{i}"].shape for i in range(len(expected))]
+        if stored != expected or f"weights/{len(expected)}" in arrays:
+            raise ValueError(f"the stored weights do not match the architecture "
+                             f"(expected shapes {expected}, found {stored})")
         model = cls.from_config(config["model"], backend=backend)
-        model._require_built("load_model")
-        count = len(model.get_weights())
-        model.set_weights([arrays[f"weights/{i}"] for i in range(count)])
+        model.set_weights([arrays[f"weights/{i}"] for i in range(len(expected))])
         model.rng.bit_generator.state = _rng_from(config["rng"]["model"])
         for layer in model._layers:
             if hasattr(layer, "rng"):

@@ -539,3 +539,22 @@ def test_a_model_of_every_layer_trains_and_predicts_deterministically(backend, d
     assert ha.history["loss"][-1] < ha.history["loss"][0]
     assert np.array_equal(a.predict(x), b.predict(x))
     assert np.array_equal(a.predict(x), a.predict(x))  # inference: no dropout, no updates
+
+
+@pytest.mark.parametrize("layer", [
+    lambda: nn.layers.Dense(3), lambda: nn.layers.Dense(3, use_bias=False),
+    lambda: nn.layers.BatchNormalization(), lambda: nn.layers.BatchNormalization(center=False),
+    lambda: nn.layers.BatchNormalization(scale=False), lambda: nn.layers.Dropout(0.5),
+    lambda: nn.layers.Activation("relu")])
+def test_weight_shapes_are_known_before_building(layer):
+    layer = layer()
+    expected = layer.weight_shapes(5)
+    nn.Sequential([layer], seed=0).build(5)
+    assert [w.shape for w in layer.get_weights()] == expected
+
+
+def test_width_beyond_blas_ints_is_refused():
+    with pytest.raises(ValueError, match="units"):
+        nn.layers.Dense(2**31)
+    with pytest.raises(ValueError, match="input_dim"):
+        nn.layers.Dense(2, input_dim=10**400)

@@ -421,3 +421,24 @@ def test_model_checkpoint_overwrites_one_file(tmp_path):
               callbacks=[nn.callbacks.ModelCheckpoint(tmp_path / "last.nnc", monitor="loss")])
     assert os.listdir(tmp_path) == ["last.nnc"]
     assert_same_weights(nn.load_model(tmp_path / "last.nnc", backend="numpy"), model)
+
+
+def test_config_claiming_huge_layers_is_refused_before_allocating(tmp_path):
+    """A file whose config names 10**8 units but stores small weights is refused from the
+    shapes alone: building it first would allocate gigabytes."""
+    import tracemalloc
+
+    model = nn.Sequential([nn.layers.Dense(3, input_dim=2)], seed=0)
+    path = tmp_path / "m.nnc"
+    model.save(path)
+    config, arrays = saving.read_archive(path)
+    config["model"]["layers"][0]["config"]["units"] = 10**8
+    saving.write_archive(path, config, arrays)
+    tracemalloc.start()
+    try:
+        with pytest.raises(saving.ModelFileError, match="do not match"):
+            nn.load_model(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 10**7

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from nncore.backends.base import Backend
-from nncore._validation import check_int
+from nncore._validation import MAX_WIDTH, check_int
 
 
 class Layer:
@@ -29,7 +29,8 @@ class Layer:
                 raise ValueError("input_shape must describe one feature axis, e.g. (4,). "
                                  f"Received: input_shape={input_shape!r}")
             input_dim = shape[0]
-        self.input_dim = check_int(input_dim, "input_dim", low=1, allow_none=True)
+        self.input_dim = check_int(input_dim, "input_dim", low=1, high=MAX_WIDTH,
+                                   allow_none=True)
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a string. Received: name={name!r}")
         self.name = name
@@ -55,6 +56,11 @@ class Layer:
 
     def output_dim(self, input_dim: int) -> int:
         return input_dim
+
+    def weight_shapes(self, input_dim: int) -> list[tuple[int, ...]]:
+        """Shapes of ``params + state`` (Keras order) for inputs of ``input_dim`` features,
+        known without building."""
+        return []
 
     def forward(self, X: np.ndarray, training: bool) -> np.ndarray:
         raise NotImplementedError

@@ -53,6 +53,9 @@ class BatchNormalization(Layer):
         self.state = [self.moving_mean, self.moving_variance]
         self._inv_std = np.empty(input_dim, self.dtype)
 
+    def weight_shapes(self, input_dim):
+        return [(input_dim,)] * (int(self.scale) + int(self.center) + 2)
+
     def forward(self, X, training):
         Y, xhat = self._buffer("Y", X.shape), self._buffer("xhat", X.shape)
         self.ops._batch_norm_forward(X, self.gamma, self.beta, self.moving_mean,

@@ -4,7 +4,7 @@ from __future__ import annotations
 from nncore import activations, initializers, regularizers
 from nncore.backends.base import ACTIVATION_CODES, DEFAULT_ALPHA
 from nncore.layers.base import Layer
-from nncore._validation import check_int
+from nncore._validation import MAX_WIDTH, check_int
 
 
 class Dense(Layer):
@@ -25,7 +25,7 @@ class Dense(Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
-        self.units = check_int(units, "units", low=1)
+        self.units = check_int(units, "units", low=1, high=MAX_WIDTH)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -51,6 +51,9 @@ class Dense(Layer):
 
     def output_dim(self, input_dim):
         return self.units
+
+    def weight_shapes(self, input_dim):
+        return [(input_dim, self.units)] + ([(self.units,)] if self.use_bias else [])
 
     def forward(self, X, training):
         n = X.shape[0]

@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import ndtr  # the standard normal CDF, accurate in both tails
 
 from nncore.backends.base import ACTIVATION_CODES
 
@@ -63,9 +62,17 @@ def _elu(Z: np.ndarray, Y: np.ndarray, alpha: float) -> None:
     np.copyto(Y, np.where(Z > 0, Z, alpha * np.expm1(np.minimum(Z, 0))))
 
 
+def _ndtr(Z: np.ndarray) -> np.ndarray:
+    """The standard normal CDF Phi, accurate in both tails (scipy's ndtr). Imported here:
+    scipy.special takes longer to import than the rest of nncore together."""
+    from scipy.special import ndtr
+
+    return ndtr(Z)
+
+
 def _gelu(Z: np.ndarray, Y: np.ndarray, alpha: float) -> None:
     # Exact GELU (Hendrycks & Gimpel, 2016): z * Phi(z), Phi(z) = (1 + erf(z / sqrt 2)) / 2.
-    np.multiply(Z, ndtr(Z), out=Y)
+    np.multiply(Z, _ndtr(Z), out=Y)
 
 
 def _softplus(Z: np.ndarray, Y: np.ndarray, alpha: float) -> None:
@@ -127,7 +134,7 @@ def _d_elu(Z, Y, alpha):
 
 def _d_gelu(Z, Y, alpha):
     # d/dz z Phi(z) = Phi(z) + z phi(z), phi the standard normal density.
-    return ndtr(Z) + Z * np.exp(-0.5 * Z * Z) / math.sqrt(2 * math.pi)
+    return _ndtr(Z) + Z * np.exp(-0.5 * Z * Z) / math.sqrt(2 * math.pi)
 
 
 def _d_softplus(Z, Y, alpha):
