@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from nncore._validation import to_array
+
 from nncore.linear import NotFittedError
 
 __all__ = ["AND", "NAND", "OR", "XOR", "ConvergenceWarning", "NotFittedError", "Perceptron",
@@ -57,19 +59,8 @@ def step(x: Any) -> Any:
 
 
 def _as_float(value: Any, name: str) -> np.ndarray:
-    """``value`` as a float64 array; complex, object and string arrays are refused."""
-    try:
-        A = np.asarray(value)
-    except (TypeError, ValueError) as exc:  # ragged nested lists
-        raise ValueError(f"{name} must be a rectangular array of numbers. "
-                         f"Received: {name}={value!r}") from exc
-    if A.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {A.dtype}. "
-                        f"Received: {name}={value!r}")
-    A = A.astype(np.float64)
-    if not np.all(np.isfinite(A)):
-        raise ValueError(f"{name} must be finite (no NaN or inf). Received: {name}={value!r}")
-    return A
+    """``value`` as a finite float64 array; complex, object and string arrays are refused."""
+    return to_array(value, name, np.float64, allow_empty=True)
 
 
 def _is_real_number(value: Any) -> bool:

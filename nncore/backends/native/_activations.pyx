@@ -11,6 +11,8 @@ call cannot make C read or write out of bounds. The GIL is released inside the k
 # just its data pointer, which C never dereferences when a size is 0.
 from cython cimport floating
 
+from nncore.backends.native._checks cimport check_matrix, check_vector
+
 cdef extern from "activations.h" nogil:
     enum nnc_activation:
         NNC_LINEAR, NNC_STEP, NNC_SIGMOID, NNC_TANH, NNC_RELU, NNC_LEAKY_RELU, NNC_ELU,
@@ -40,19 +42,11 @@ cdef int check_code(int code) except -1:
     return 0
 
 
-cdef int check_shape(const floating[:, ::1] a, Py_ssize_t n, Py_ssize_t d,
-                     str name) except -1:
-    if a.shape[0] != n or a.shape[1] != d:
-        raise ValueError(f"{name} must have shape ({n}, {d}). Received: "
-                         f"{name}.shape=({a.shape[0]}, {a.shape[1]})")
-    return 0
-
-
 def forward(int code, const floating[:, ::1] Z, floating[:, ::1] Y, double alpha) -> None:
     """``Y = act(Z)`` for the activation ``code``; Z and Y (n, d), Y may be Z."""
     check_code(code)
     cdef Py_ssize_t n = Z.shape[0], d = Z.shape[1]
-    check_shape(Y, n, d, "Y")
+    check_matrix(Y, n, d, "Y")
     with nogil:
         if floating is float:
             nnc_activation_forward_f32(code, n, d, &Z[0, 0], &Y[0, 0], alpha)
@@ -65,9 +59,9 @@ def backward(int code, const floating[:, ::1] dY, const floating[:, ::1] Z,
     """``dZ = dY * act'(Z)`` (softmax: row-wise Jacobian-vector product); dZ may be dY."""
     check_code(code)
     cdef Py_ssize_t n = dY.shape[0], d = dY.shape[1]
-    check_shape(Z, n, d, "Z")
-    check_shape(Y, n, d, "Y")
-    check_shape(dZ, n, d, "dZ")
+    check_matrix(Z, n, d, "Z")
+    check_matrix(Y, n, d, "Y")
+    check_matrix(dZ, n, d, "dZ")
     with nogil:
         if floating is float:
             nnc_activation_backward_f32(code, n, d, &dY[0, 0], &Z[0, 0], &Y[0, 0],

@@ -11,6 +11,8 @@ they are tested against. The GIL is released from the first GEMM to the last pas
 # The kernels pass &A[0, 0] even for an empty array: with boundscheck off that is
 # just its data pointer, which C never dereferences when a size is 0.
 from cython cimport floating
+
+from nncore.backends.native._checks cimport check_matrix, check_vector
 from libc.limits cimport INT_MAX
 
 from nncore.backends.native._blas cimport gemm
@@ -40,21 +42,6 @@ cdef int check_sizes(int code, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m) except 
     return 0
 
 
-cdef int check_shape(const floating[:, ::1] a, Py_ssize_t rows, Py_ssize_t cols,
-                     str name) except -1:
-    if a.shape[0] != rows or a.shape[1] != cols:
-        raise ValueError(f"{name} must have shape ({rows}, {cols}). Received: "
-                         f"{name}.shape=({a.shape[0]}, {a.shape[1]})")
-    return 0
-
-
-cdef int check_length(const floating[::1] a, Py_ssize_t m, str name) except -1:
-    if a.shape[0] != m:
-        raise ValueError(f"{name} must have shape ({m},). Received: "
-                         f"{name}.shape=({a.shape[0]},)")
-    return 0
-
-
 def forward(const floating[:, ::1] X, const floating[:, ::1] W,
             const floating[::1] b, int code, double alpha, floating[:, ::1] Z,
             floating[:, ::1] Y) -> None:
@@ -62,12 +49,12 @@ def forward(const floating[:, ::1] X, const floating[:, ::1] W,
     Z and Y (n, m); Y may be Z."""
     cdef Py_ssize_t n = X.shape[0], k = X.shape[1], m = W.shape[1]
     check_sizes(code, n, k, m)
-    check_shape(W, k, m, "W")
-    check_shape(Z, n, m, "Z")
-    check_shape(Y, n, m, "Y")
+    check_matrix(W, k, m, "W")
+    check_matrix(Z, n, m, "Z")
+    check_matrix(Y, n, m, "Y")
     cdef const floating *b_ptr = NULL
     if b is not None:
-        check_length(b, m, "b")
+        check_vector(b, m, "b")
         b_ptr = &b[0]
     with nogil:
         gemm(False, False, <int>n, <int>m, <int>k, <floating>1, &X[0, 0], &W[0, 0],
@@ -88,19 +75,19 @@ def backward(const floating[:, ::1] dY, const floating[:, ::1] X,
     """
     cdef Py_ssize_t n = X.shape[0], k = X.shape[1], m = W.shape[1]
     check_sizes(code, n, k, m)
-    check_shape(W, k, m, "W")
-    check_shape(dY, n, m, "dY")
-    check_shape(Z, n, m, "Z")
-    check_shape(Y, n, m, "Y")
-    check_shape(dZ, n, m, "dZ")
-    check_shape(dW, k, m, "dW")
+    check_matrix(W, k, m, "W")
+    check_matrix(dY, n, m, "dY")
+    check_matrix(Z, n, m, "Z")
+    check_matrix(Y, n, m, "Y")
+    check_matrix(dZ, n, m, "dZ")
+    check_matrix(dW, k, m, "dW")
     cdef floating *db_ptr = NULL
     cdef bint need_dX = dX is not None
     if db is not None:
-        check_length(db, m, "db")
+        check_vector(db, m, "db")
         db_ptr = &db[0]
     if need_dX:
-        check_shape(dX, n, k, "dX")
+        check_matrix(dX, n, k, "dX")
     with nogil:
         if floating is float:
             nnc_activation_backward_colsum_f32(code, n, m, &dY[0, 0], &Z[0, 0], &Y[0, 0],

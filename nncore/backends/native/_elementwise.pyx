@@ -6,6 +6,8 @@ Same names, arguments and semantics as nncore.backends.numpy_backend.elementwise
 arrays, the GIL released in C, reductions accumulated in double.
 """
 from cython cimport floating
+
+from nncore.backends.native._checks cimport check_vector
 from libc.stddef cimport ptrdiff_t
 
 cdef extern from "elementwise.h" nogil:
@@ -38,9 +40,7 @@ def regularization_loss(const floating[::1] w, double l1, double l2) -> float:
 
 def regularization_grad(const floating[::1] w, floating[::1] g, double l1, double l2):
     """``g += l1 * sign(w) + 2 * l2 * w`` in place."""
-    if g.shape[0] != w.shape[0]:
-        raise ValueError(f"g must have the length of w ({w.shape[0]}). "
-                         f"Received: {g.shape[0]}")
+    check_vector(g, w.shape[0], "g")
     with nogil:
         if floating is float:
             nnc_regularization_grad_f32(w.shape[0], &w[0], &g[0], l1, l2)

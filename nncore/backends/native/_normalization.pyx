@@ -8,6 +8,8 @@ shapes are checked here too, so even a direct call cannot make C read or write o
 bounds. The GIL is released inside the kernels.
 """
 from cython cimport floating
+
+from nncore.backends.native._checks cimport check_matrix, check_vector
 from libc.stddef cimport ptrdiff_t
 
 cdef extern from "normalization.h" nogil:
@@ -29,21 +31,6 @@ cdef extern from "normalization.h" nogil:
                                      const double *xhat, const double *gamma,
                                      const double *inv_std, double *dX, double *dgamma,
                                      double *dbeta)
-
-
-cdef int check_matrix(const floating[:, ::1] a, Py_ssize_t n, Py_ssize_t d,
-                      str name) except -1:
-    if a.shape[0] != n or a.shape[1] != d:
-        raise ValueError(f"{name} must have shape ({n}, {d}). Received: "
-                         f"{name}.shape=({a.shape[0]}, {a.shape[1]})")
-    return 0
-
-
-cdef int check_vector(const floating[::1] a, Py_ssize_t d, str name) except -1:
-    if a.shape[0] != d:
-        raise ValueError(f"{name} must have shape ({d},). Received: "
-                         f"{name}.shape=({a.shape[0]},)")
-    return 0
 
 
 def batch_norm_forward(const floating[:, ::1] X, const floating[::1] gamma,

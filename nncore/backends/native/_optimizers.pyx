@@ -7,6 +7,8 @@ memory with the GIL released. The typed memoryviews refuse a wrong dtype, a non-
 or a read-only array; lengths are checked here, so C never reads out of bounds.
 """
 from cython cimport floating
+
+from nncore.backends.native._checks cimport check_vector
 from libc.stddef cimport ptrdiff_t
 
 cdef extern from "optimizers.h" nogil:
@@ -32,21 +34,15 @@ cdef extern from "optimizers.h" nogil:
                       long long step, double wd)
 
 
-cdef int _same_length(Py_ssize_t size, Py_ssize_t n, str name) except -1:
-    if size != n:
-        raise ValueError(f"{name} must have the length of param ({n}). Received: {size}")
-    return 0
-
-
 def sgd(floating[::1] w, const floating[::1] g, floating[::1] v, double lr,
         double momentum, bint nesterov, double wd):
     """``w -= lr * g``, or with ``v``: ``v = momentum * v - lr * g; w += v`` (Nesterov
     ``w += momentum * v - lr * g``); decoupled weight decay first."""
     cdef Py_ssize_t n = w.shape[0]
     cdef floating *pv = NULL
-    _same_length(g.shape[0], n, "grad")
+    check_vector(g, n, "grad")
     if v is not None:
-        _same_length(v.shape[0], n, "velocity")
+        check_vector(v, n, "velocity")
         pv = &v[0]
     with nogil:
         if floating is float:
@@ -59,8 +55,8 @@ def adagrad(floating[::1] w, const floating[::1] g, floating[::1] acc not None,
             double lr, double eps, double wd):
     """``acc += g**2; w -= lr * g / sqrt(acc + eps)``; decoupled weight decay first."""
     cdef Py_ssize_t n = w.shape[0]
-    _same_length(g.shape[0], n, "grad")
-    _same_length(acc.shape[0], n, "accumulator")
+    check_vector(g, n, "grad")
+    check_vector(acc, n, "accumulator")
     with nogil:
         if floating is float:
             nnc_adagrad_f32(n, &w[0], &g[0], &acc[0], lr, eps, wd)
@@ -76,13 +72,13 @@ def rmsprop(floating[::1] w, const floating[::1] g, floating[::1] v not None,
     cdef Py_ssize_t n = w.shape[0]
     cdef floating *pmom = NULL
     cdef floating *pavg = NULL
-    _same_length(g.shape[0], n, "grad")
-    _same_length(v.shape[0], n, "velocity")
+    check_vector(g, n, "grad")
+    check_vector(v, n, "velocity")
     if mom is not None:
-        _same_length(mom.shape[0], n, "momentum_buffer")
+        check_vector(mom, n, "momentum_buffer")
         pmom = &mom[0]
     if avg is not None:
-        _same_length(avg.shape[0], n, "average_gradient")
+        check_vector(avg, n, "average_gradient")
         pavg = &avg[0]
     with nogil:
         if floating is float:
@@ -99,11 +95,11 @@ def adam(floating[::1] w, const floating[::1] g, floating[::1] m not None,
     in double."""
     cdef Py_ssize_t n = w.shape[0]
     cdef floating *pvhat = NULL
-    _same_length(g.shape[0], n, "grad")
-    _same_length(m.shape[0], n, "m")
-    _same_length(v.shape[0], n, "v")
+    check_vector(g, n, "grad")
+    check_vector(m, n, "m")
+    check_vector(v, n, "v")
     if vhat is not None:
-        _same_length(vhat.shape[0], n, "vhat")
+        check_vector(vhat, n, "vhat")
         pvhat = &vhat[0]
     with nogil:
         if floating is float:
