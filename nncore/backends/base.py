@@ -104,18 +104,22 @@ def check_float(value, name: str, *, low: float | None = None, high: float | Non
     return value
 
 
-def as_float_array(x, name: str, dtype: np.dtype | None = None) -> np.ndarray:
-    """Return ``x`` as a C-contiguous float32/float64 ndarray (copied only if needed).
-
-    Raises TypeError if ``x`` is not an ndarray of float32/float64, or if ``dtype`` is given
-    and differs: kernels never guess a dtype or convert one silently.
-    """
+def _check_float_ndarray(x, name: str) -> None:
     if not isinstance(x, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray. Received: {name} of type "
                         f"{type(x).__name__}")
     if x.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name} must have dtype float32 or float64. Received: "
                         f"{name}.dtype={x.dtype}")
+
+
+def as_float_array(x, name: str, dtype: np.dtype | None = None) -> np.ndarray:
+    """Return ``x`` as a C-contiguous float32/float64 ndarray (copied only if needed).
+
+    Raises TypeError if ``x`` is not an ndarray of float32/float64, or if ``dtype`` is given
+    and differs: kernels never guess a dtype or convert one silently.
+    """
+    _check_float_ndarray(x, name)
     if dtype is not None and x.dtype != dtype:
         raise TypeError(f"{name} must have dtype {dtype} like the other arrays of this call. "
                         f"Received: {name}.dtype={x.dtype}")
@@ -689,12 +693,7 @@ class Backend(abc.ABC):
 # --------------------------------------------------------------------------- more checks
 def _inplace(arr, name: str, shape, dtype) -> np.ndarray:
     """An array the op writes in place: never copied, so it must already be right."""
-    if not isinstance(arr, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray. Received: {name} of type "
-                        f"{type(arr).__name__}")
-    if arr.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{name} must have dtype float32 or float64. Received: "
-                        f"{name}.dtype={arr.dtype}")
+    _check_float_ndarray(arr, name)
     return as_output(arr, name, arr.shape if shape is None else shape,
                      arr.dtype if dtype is None else dtype)
 
