@@ -272,19 +272,21 @@ class Sequential:
     def _check_y(self, y, n: int, out_dim: int, name: str = "y") -> np.ndarray:
         """Labels for sparse cross-entropy; otherwise targets of shape (n, out_dim)."""
         if self.loss.name == "sparse_categorical_crossentropy":
-            arr = to_array(y, name, np.float64, ndim=(1, 2))
-            if arr.ndim == 2 and arr.shape[1] != 1:
+            integral = isinstance(y, np.ndarray) and y.dtype.kind in "iu"
+            arr = np.asarray(y) if integral else to_array(y, name, np.float64, ndim=(1, 2))
+            if arr.ndim not in (1, 2) or (arr.ndim == 2 and arr.shape[1] != 1) \
+                    or arr.size == 0:
                 raise ValueError(f"{name} must hold one integer class label per row for "
                                  f"sparse_categorical_crossentropy. Received: "
                                  f"{name}.shape={arr.shape}")
             arr = arr.reshape(-1)
-            if np.any(arr != np.round(arr)):
+            if not integral and np.any(arr != np.round(arr)):
                 raise ValueError(f"{name} must hold whole-number class labels.")
             if arr.min() < 0 or arr.max() >= out_dim:
                 raise ValueError(f"{name} labels must be in [0, {out_dim}) for a model with "
                                  f"{out_dim} outputs. Received labels in "
                                  f"[{arr.min():g}, {arr.max():g}]")
-            y = arr.astype(np.int64)
+            y = np.ascontiguousarray(arr, dtype=np.int64)
         else:
             y = to_array(y, name, self.dtype, ndim=(1, 2))
             if y.ndim == 1:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import abc
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
 import numpy as np
@@ -591,10 +591,20 @@ class Backend(abc.ABC):
         rate = check_float(rate, "rate", low=0.0, high=1.0, high_open=True)
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy.random.Generator. Received: {type(rng).__name__}")
-        dtype = np.dtype(dtype)
-        if dtype not in FLOAT_DTYPES:
-            raise TypeError(f"dtype must be float32 or float64. Received: dtype={dtype}")
-        shape = tuple(int(s) for s in shape)
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:
+            dt = None
+        if dt is None or dt not in FLOAT_DTYPES:  # (dtype("float64") == None is True)
+            raise TypeError(f"dtype must be float32 or float64. Received: dtype={dtype!r}")
+        dtype = dt
+        # Integers only: int() would take "3" or 2.5 (truncated) and iterate over a string.
+        dims = tuple(shape) if not isinstance(shape, (str, bytes)) and \
+            isinstance(shape, Iterable) else None
+        if dims is None or not all(isinstance(s, numbers.Integral) and
+                                   not isinstance(s, (bool, np.bool_)) for s in dims):
+            raise TypeError(f"shape must be a sequence of integers. Received: shape={shape!r}")
+        shape = tuple(int(s) for s in dims)
         if any(s < 0 for s in shape):
             raise ValueError(f"shape must not be negative. Received: shape={shape}")
         mask = as_output(out, "out", shape, dtype)
@@ -612,7 +622,8 @@ class Backend(abc.ABC):
     def clip_by_norm(self, grad: np.ndarray, clipnorm: float) -> float:
         """Rescale ``grad`` in place so its L2 norm is at most ``clipnorm``; return the norm
         before clipping (Keras ``clipnorm``: each tensor on its own)."""
-        return self.clip_by_global_norm([grad], clipnorm)
+        # Checked here so that a refusal names this op's argument, not "grads".
+        return self.clip_by_global_norm([_inplace(grad, "grad", None, None)], clipnorm)
 
     def global_norm(self, grads: Sequence[np.ndarray]) -> float:
         """``sqrt(sum of squares of every element of every array)``."""
