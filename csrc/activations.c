@@ -122,6 +122,8 @@ static void NAME(forward_elementwise)(int code, ptrdiff_t len, const REAL *z, RE
  * exponent <= 0: no overflow, and the largest term is exactly 1. */
 static void NAME(softmax_rows)(ptrdiff_t n, ptrdiff_t d, const REAL *Z, REAL *Y)
 {
+    if (d == 0)  /* rows of nothing: n may still be astronomically large */
+        return;
     for (ptrdiff_t r = 0; r < n; r++) {
         const REAL *z = Z + r * d;
         REAL *y = Y + r * d;
@@ -208,6 +210,8 @@ static void NAME(backward_elementwise)(int code, ptrdiff_t len, const REAL *dy,
 static void NAME(softmax_backward_rows)(ptrdiff_t n, ptrdiff_t d, const REAL *dY,
                                         const REAL *Y, REAL *dZ)
 {
+    if (d == 0)
+        return;
     for (ptrdiff_t r = 0; r < n; r++) {
         const REAL *dy = dY + r * d, *y = Y + r * d;
         REAL *dz = dZ + r * d;

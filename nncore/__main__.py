@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -45,13 +46,24 @@ def _demo(args) -> int:
 
 def _load_table(path: str, target: int | None):
     """x (and y from column ``target``) from a CSV (numbers, optional header) or .npy."""
-    if path.endswith(".npy"):
-        data = np.load(path, allow_pickle=False)
-    else:
-        with open(path, encoding="utf-8") as fh:
-            first = fh.readline()
-        skip = 0 if _is_numeric_row(first) else 1
-        data = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
+    try:
+        if path.endswith(".npy"):
+            data = np.load(path, allow_pickle=False)
+        else:
+            with open(path, encoding="utf-8") as fh:
+                first = fh.readline()
+            skip = 0 if _is_numeric_row(first) else 1
+            with warnings.catch_warnings():  # an empty file is reported just below
+                warnings.simplefilter("ignore", UserWarning)
+                data = np.loadtxt(path, delimiter=",", skiprows=skip, ndmin=2)
+    # A damaged .npy ends early (EOFError); text that is no number, or bytes that are no
+    # UTF-8, is a ValueError. Each gets the file's name.
+    except (ValueError, EOFError) as exc:
+        raise ValueError(f"{path}: not a table of numbers ({exc})") from None
+    if data.ndim != 2 or data.shape[0] == 0 or data.shape[1] < (1 if target is None else 2):
+        raise ValueError(f"{path} must hold a table of rows and columns"
+                         + ("" if target is None else ", features besides --target-column")
+                         + f". Received an array of shape {data.shape}")
     if target is None:
         return data, None
     # Python's indexing rule (-1 is the last column), but never wrapping around: a column
@@ -63,12 +75,36 @@ def _load_table(path: str, target: int | None):
     return np.delete(data, column, axis=1), data[:, column]
 
 
+def _class_count(y: np.ndarray, source: str) -> int:
+    """The number of classes of the labels ``y``: whole numbers in [0, number of rows).
+
+    When every class occurs at least once, the largest label is below the number of rows.
+    A larger one means the wrong --target-column (an id, a measurement), which would
+    otherwise become an output layer of that many units and exhaust memory."""
+    y = np.asarray(y, dtype=np.float64)
+    if y.size == 0 or not np.isfinite(y).all() or np.any(y != np.round(y)) \
+            or y.min() < 0 or y.max() >= len(y):
+        raise ValueError(f"--target-column of {source} must hold whole-number class labels "
+                         f"0, 1, ..., k-1, with k at most the number of rows ({len(y)}). "
+                         f"Received labels in [{np.min(y) if y.size else np.nan:g}, "
+                         f"{np.max(y) if y.size else np.nan:g}]")
+    return int(y.max()) + 1
+
+
 def _is_numeric_row(line: str) -> bool:
     try:
         [float(v) for v in line.strip().split(",")]
     except ValueError:
         return False
     return True
+
+
+#: The types a --config value may have, by key (those of the flags; layers also a list).
+_CONFIG_TYPES = {"data": (str,), "data_path": (str,), "mnist_test": (bool,),
+                 "target_column": (int,), "layers": (str, list), "activation": (str,),
+                 "dropout": (int, float), "optimizer": (str,), "learning_rate": (int, float),
+                 "epochs": (int,), "batch_size": (int,), "validation_split": (int, float),
+                 "seed": (int,), "backend": (str,), "output": (str,)}
 
 
 def _train(args) -> int:
@@ -84,6 +120,16 @@ def _train(args) -> int:
         if unknown:
             raise ValueError(f"--config has unknown keys {unknown}; expected flag names "
                              "such as 'layers', 'epochs', 'learning_rate'.")
+        # JSON can hold any type where a flag holds one: a number for --data would
+        # otherwise fail deep inside (an AttributeError) instead of being named here.
+        for key, value in config.items():
+            types = _CONFIG_TYPES.get(key, ())
+            if types and not (value is None and getattr(args, key) is None) and (
+                    not isinstance(value, types) or
+                    (isinstance(value, bool) and bool not in types)):
+                names = " or ".join(t.__name__ for t in types)
+                raise TypeError(f"--config key {key!r} must be a JSON {names}. "
+                                f"Received: {key}={value!r}")
     get = lambda key: config.get(key, getattr(args, key))  # noqa: E731 - flag or config
     data = get("data")
     if data == "mnist":
@@ -94,9 +140,14 @@ def _train(args) -> int:
         x, y = nn.datasets.load_iris()
     else:
         x, y = _load_table(data, get("target_column"))
-    classes = int(np.max(y)) + 1
+    classes = _class_count(y, data)
     hidden = get("layers")
-    hidden = [int(u) for u in (hidden.split(",") if isinstance(hidden, str) else hidden) if u]
+    try:
+        hidden = [int(u) for u in (hidden.split(",") if isinstance(hidden, str) else hidden)
+                  if u]
+    except (TypeError, ValueError):
+        raise ValueError(f"--layers must be comma-separated numbers of units such as 64,32. "
+                         f"Received: {hidden!r}") from None
     layer_list = [nn.layers.Dense(units, activation=get("activation"),
                                   input_dim=x.shape[1] if i == 0 else None)
                   for i, units in enumerate(hidden)]

@@ -11,7 +11,10 @@ FLOATX = np.dtype(np.float32)
 
 
 def as_dtype(dtype) -> np.dtype:
-    """float32 or float64 from a name or dtype, else ValueError."""
+    """float32 or float64 from a name or dtype, else ValueError; None is floatx (as Keras's
+    dtype=None), where NumPy would make it float64."""
+    if dtype is None:
+        return FLOATX
     try:
         dt = np.dtype(dtype)
     except TypeError:
@@ -19,6 +22,16 @@ def as_dtype(dtype) -> np.dtype:
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ValueError(f"dtype must be 'float32' or 'float64'. Received: dtype={dtype!r}")
     return dt
+
+
+def compute_dtype(x) -> np.dtype:
+    """The dtype a function on arrays computes ``x`` in: float64 stays float64, anything
+    else is floatx (float32), as Keras. Data NumPy cannot even convert (a ragged list) gets
+    floatx here and is refused by :func:`to_array`, whose message names the argument."""
+    try:
+        return np.dtype(np.float64) if np.asarray(x).dtype == np.float64 else FLOATX
+    except (TypeError, ValueError):
+        return FLOATX
 
 
 def to_array(x, name: str, dtype: np.dtype, *, ndim: int | tuple[int, ...] | None = None,
@@ -51,6 +64,8 @@ def to_array(x, name: str, dtype: np.dtype, *, ndim: int | tuple[int, ...] | Non
     # beyond the range of a narrower dtype become inf here and are refused just below.
     with np.errstate(over="ignore"):
         out = np.asarray(arr, dtype=dtype, order="C")
+    if not out.flags.aligned:  # np.frombuffer at an odd offset: C may not load from it
+        out = out.copy()
     # One summing pass first: NaN and inf propagate into the sum, so a finite sum proves
     # every value finite; only a sum that is not finite (or overflowed) needs the check
     # element by element. For the small batches of a training loop this halves the cost.

@@ -16,12 +16,11 @@ import numpy as np
 
 from nncore.backends import get_backend
 from nncore.backends.base import ACTIVATIONS, DEFAULT_ALPHA, activation_name
-from nncore._validation import FLOATX, to_array
+from nncore._validation import compute_dtype, to_array
 
 
 def _apply(name: str, x, alpha: float | None = None) -> np.ndarray:
-    dtype = np.float64 if np.asarray(x).dtype == np.float64 else FLOATX
-    arr = to_array(x, "x", dtype, ndim=tuple(range(1, 33)), allow_empty=True)
+    arr = to_array(x, "x", compute_dtype(x), ndim=tuple(range(1, 33)), allow_empty=True)
     return get_backend().activation(name, arr, alpha=alpha)
 
 

@@ -2,9 +2,9 @@
 
 Run ``python -m nncore bench`` (or ``python benchmarks/run.py`` from a checkout); add
 ``--quick`` for a smoke run. Every number is the median of several repetitions after a
-warm-up, and every ratio divides two numbers measured in the same run, the engines
-interleaved repetition by repetition: these machines are shared and noisy, so a ratio from
-one run means something and a time on its own does not.
+warm-up, and every ratio divides two numbers measured in the same run, one engine right
+after the other: these machines are shared and noisy, so a ratio from one run means
+something and a time on its own does not.
 
 What is measured (the MLP is 784-256-128-10, relu, relu, softmax, Adam, float32):
 
@@ -79,11 +79,12 @@ class Plan:
     alloc_batch: int = 32
     alloc_steps: int = 100
     memory_batch: int = 128
+    switch_pause_s: float = 0.3  # between two engines: idle BLAS/OpenMP workers stop spinning
 
 
 FULL = Plan()
-QUICK = Plan(batch_sizes=(128,), rows=1024, warmup=1, reps=2, tiny_steps=20, row_calls=20,
-             batch_calls=2, alloc_steps=10)
+QUICK = Plan(batch_sizes=(128,), rows=512, warmup=1, reps=2, tiny_steps=20, row_calls=20,
+             batch_calls=2, alloc_steps=10, switch_pause_s=0.0)
 
 
 # ---------------------------------------------------------------- timing
@@ -102,15 +103,21 @@ def _timed(fn: Callable[[], object]) -> float:
 
 
 def _measure(candidates: dict[str, Callable[[], object]], plan: Plan) -> dict[str, list[float]]:
-    """Samples of every candidate, interleaved: each repetition runs all of them once, so
-    a change in the machine's load hits every engine alike."""
-    for _ in range(plan.warmup):
-        for fn in candidates.values():
+    """Samples of every candidate, one candidate after the other: a pause, the warm-up,
+    then its repetitions back to back.
+
+    Not interleaved run by run: numpy's OpenBLAS, scipy's OpenBLAS (the native backend's)
+    and PyTorch's OpenMP are separate thread pools, and the workers of the one that just
+    ran keep spinning for a while (OpenBLAS: about 0.1 s) on the two cores the next one
+    needs. Interleaved on this machine, the GEMM-only epoch ran 2x slower right after an
+    nncore epoch. The pause and the warm-up let those threads fall asleep first.
+    """
+    samples: dict[str, list[float]] = {}
+    for name, fn in candidates.items():
+        time.sleep(plan.switch_pause_s)
+        for _ in range(plan.warmup):
             fn()
-    samples: dict[str, list[float]] = {name: [] for name in candidates}
-    for _ in range(plan.reps):
-        for name, fn in candidates.items():
-            samples[name].append(_timed(fn))
+        samples[name] = [_timed(fn) for _ in range(plan.reps)]
     return samples
 
 
@@ -298,6 +305,9 @@ def bench_epochs(plan: Plan, x, y, engines: dict, torch, torch_variants) -> dict
             "seconds": seconds,
             "ratio_to_bound": {k: v["median"] / bound for k, v in seconds.items()
                                if k != "bound"},
+            # fastest / fastest: what a ratio looks like with the machine's noise removed
+            "ratio_to_bound_of_minimums": {k: v["min"] / seconds["bound"]["min"]
+                                           for k, v in seconds.items() if k != "bound"},
         }
     return out
 
@@ -406,7 +416,16 @@ def bench_predict(plan: Plan, x, engines: dict, torch) -> dict:
         candidates["numpy_plain"] = _repeat(plain, X, calls)
         if net is not None:
             candidates["torch_inference_mode"] = _torch_predict(torch, net, X, calls)
-        out[label] = {"rows": rows,
+        # Same weights everywhere, so the outputs must agree: a guard against timing an
+        # engine that computes something else.
+        expected = plain(X)
+        outputs = {f"{b}_predict": m.predict(X, batch_size=len(X)) for b, m in models.items()}
+        if net is not None:
+            with torch.inference_mode():
+                outputs["torch"] = torch.softmax(net(torch.from_numpy(X)), dim=1).numpy()
+        out[label] = {"rows": len(X),
+                      "max_abs_diff_to_numpy_plain": {
+                          k: float(np.max(np.abs(v - expected))) for k, v in outputs.items()},
                       "seconds_per_call": _summary(_measure(candidates, plan), calls)}
     return out
 
@@ -753,7 +772,7 @@ def format_markdown(report: dict) -> str:
         "# nncore benchmarks", "",
         f"{report['created']}, {'quick' if report['settings']['quick'] else 'full'} run, "
         f"{report['runtime_s']:.0f} s. Median of {report['settings']['reps']} repetitions "
-        f"after {report['settings']['warmup']} warm-up, engines interleaved; ratios are "
+        f"after {report['settings']['warmup']} warm-up, one engine after the other; ratios are "
         "between numbers of this run. See benchmarks/README.md for what each number means.",
         "",
         f"- machine: {env['cpu']['model']} ({', '.join(env['cpu']['simd'])}), "
@@ -782,10 +801,13 @@ def format_markdown(report: dict) -> str:
         out += [f"| {b['user_api']} | {b['internal_api']} | {b['version']} | "
                 f"{b['architecture']} | {b['num_threads']} | "
                 f"{os.path.basename(b['filepath'] or '')} |" for b in env["blas"]]
-    out += ["", "## Every engine per epoch (ms) and its ratio to the GEMM-only bound", ""]
+    out += ["", "## Every engine per epoch (ms): median, and its ratio to the GEMM-only "
+            "bound (median / median; min / min)", ""]
     for batch, entry in report["results"]["epoch"].items():
         parts = [f"{k} {v['median'] * 1e3:.1f}" + (
-            f" ({entry['ratio_to_bound'][k]:.2f}x)" if k in entry["ratio_to_bound"] else "")
+            f" ({entry['ratio_to_bound'][k]:.2f}x; "
+            f"{entry['ratio_to_bound_of_minimums'][k]:.2f}x)"
+            if k in entry["ratio_to_bound"] else "")
             for k, v in entry["seconds"].items()]
         out.append(f"- batch {batch} ({entry['steps']} steps): " + ", ".join(parts))
     out += ["", "## Tiny nets and predict, every engine (us per call)", ""]
@@ -793,8 +815,10 @@ def format_markdown(report: dict) -> str:
         out.append(f"- {key}: " + ", ".join(f"{k} {s['median'] * 1e6:.1f}"
                                             for k, s in entry["seconds_per_step"].items()))
     for key, entry in report["results"]["predict"].items():
+        diff = max(entry["max_abs_diff_to_numpy_plain"].values())
         out.append(f"- predict {key}: " + ", ".join(f"{k} {s['median'] * 1e6:.1f}"
-                                                    for k, s in entry["seconds_per_call"].items()))
+                                                    for k, s in entry["seconds_per_call"].items())
+                   + f" (outputs agree with plain NumPy to {diff:.1g})")
     out += ["", "## Memory (tracemalloc)", ""]
     for backend, a in report["results"]["memory"]["allocations"].items():
         out.append(f"- {backend} train_on_batch b{a['batch']}, {a['steps']} warm steps: "
@@ -810,9 +834,10 @@ def format_markdown(report: dict) -> str:
                    f"theory {p['theoretical_bytes'] / 2**20:.2f} MiB (params "
                    f"{t['params'] / 2**20:.2f} + grads {t['grads'] / 2**20:.2f} + Adam slots "
                    f"{t['adam_slots'] / 2**20:.2f} + activations "
-                   f"{t['activations'] / 2**20:.2f}) = {p['ratio']:.2f}x; of which before "
-                   f"the first batch (argument checks) {_mib(p['setup_peak_bytes'])} MiB, "
-                   f"during the batches {_mib(p['loop_peak_bytes'])} MiB "
+                   f"{t['activations'] / 2**20:.2f}) = {p['ratio']:.2f}x; in a second epoch "
+                   f"the peak before the first batch (live state + argument checks) was "
+                   f"{_mib(p['setup_peak_bytes'])} MiB, during the batches "
+                   f"{_mib(p['loop_peak_bytes'])} MiB "
                    f"({p['loop_peak_bytes'] / p['theoretical_bytes']:.2f}x)")
     return "\n".join(out) + "\n"
 
@@ -835,8 +860,12 @@ def default_output_dir() -> Path:
     return Path.cwd() / "benchmarks" / "results"
 
 
+_STARTED = time.perf_counter()
+
+
 def _progress(what: str) -> None:
-    print(f"[bench] {what}", file=sys.stderr, flush=True)
+    print(f"[bench {time.perf_counter() - _STARTED:5.1f} s] {what}", file=sys.stderr,
+          flush=True)
 
 
 # ---------------------------------------------------------------- entry points

@@ -62,6 +62,9 @@ class History(Callback):
 
 
 def _better(mode: str, monitor: str):
+    if not isinstance(monitor, str):
+        raise TypeError(f"monitor must be the name of a logged value such as 'val_loss'. "
+                        f"Received: monitor={monitor!r}")
     if mode == "auto":
         mode = "max" if ("acc" in monitor or monitor.endswith("auc")) else "min"
     if mode not in ("min", "max"):
@@ -142,6 +145,10 @@ class ModelCheckpoint(Callback):
 
     def __init__(self, filepath, monitor: str = "val_loss", verbose: int = 0,
                  save_best_only: bool = False, mode: str = "auto"):
+        # A str path: it is formatted with the epoch and logs (bytes have no .format).
+        if not isinstance(filepath, (str, os.PathLike)) or \
+                not isinstance(os.fspath(filepath), str):
+            raise TypeError(f"filepath must be a str or a path. Received: filepath={filepath!r}")
         self.filepath = os.fspath(filepath)
         self.monitor, self.verbose = monitor, verbose
         self.save_best_only = bool(save_best_only)
@@ -166,13 +173,55 @@ class ModelCheckpoint(Callback):
 
 
 class TerminateOnNaN(Callback):
-    """Stop training as soon as a batch loss is NaN or infinite."""
+    """Stop training as soon as a batch loss is NaN or infinite.
+
+    With ``restore_weights=True`` the model then gets back the weights (batch-norm
+    statistics included) that the last finite batch loss was computed with, or those it
+    started ``fit`` with if no batch was finite: the last weights known to be usable. This
+    copies the weights once per batch into buffers made at the start (no allocation per
+    step); the optimizer's state is not restored, so compile again before resuming.
+
+    Example
+    -------
+    >>> import nncore as nn
+    >>> nn.callbacks.TerminateOnNaN(restore_weights=True).restore_weights
+    True
+    """
+
+    def __init__(self, restore_weights: bool = False):
+        if not isinstance(restore_weights, (bool, np.bool_)):
+            raise TypeError(f"restore_weights must be True or False. "
+                            f"Received: restore_weights={restore_weights!r}")
+        self.restore_weights = bool(restore_weights)
+
+    def _weights(self) -> list[np.ndarray]:
+        return [w for layer in self.model.layers for w in layer.params + layer.state]
+
+    def on_train_begin(self, logs=None):
+        if self.restore_weights:
+            # Two sets of buffers: "good" holds the last weights that gave a finite loss,
+            # "pending" the ones the running batch started from; they swap when it ends
+            # finite.
+            self._good = [w.copy() for w in self._weights()]
+            self._pending = [w.copy() for w in self._weights()]
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.restore_weights:
+            for buffer, w in zip(self._pending, self._weights()):
+                np.copyto(buffer, w)
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not np.isfinite(loss):
             print(f"Batch {batch}: invalid loss, terminating training")
             self.model.stop_training = True
+            if self.restore_weights:
+                self.model.set_weights(self._good)
+                print("Restored the weights of the last batch with a finite loss.")
+        elif self.restore_weights and all(math.isfinite(w.min()) and math.isfinite(w.max())
+                                          for w in self._pending if w.size):
+            # (the moving statistics of batch norm do not enter the loss: check them too)
+            self._good, self._pending = self._pending, self._good
 
 
 class LearningRateScheduler(Callback):

@@ -18,7 +18,7 @@ import numpy as np
 from nncore.backends import get_backend
 from nncore.backends.base import check_float, loss_name
 from nncore.backends.numpy_backend import losses as _reference
-from nncore._validation import FLOATX, to_array
+from nncore._validation import compute_dtype, to_array
 
 
 class Loss:
@@ -50,9 +50,11 @@ class Loss:
 def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
     """``y_pred`` checked as a 2-D float array (float64 stays float64, else floatx); 1-D
     predictions are one output per sample, so 1-D targets become the matching column."""
-    dtype = np.float64 if np.asarray(y_pred).dtype == np.float64 else FLOATX
-    y_pred = to_array(y_pred, "y_pred", dtype, ndim=(1, 2))
-    y_true = np.asarray(y_true)
+    y_pred = to_array(y_pred, "y_pred", compute_dtype(y_pred), ndim=(1, 2))
+    try:
+        y_true = np.asarray(y_true)
+    except (TypeError, ValueError) as exc:  # ragged lists
+        raise TypeError(f"y_true must be an array of numbers ({exc}).") from None
     if y_pred.ndim == 1:
         y_pred = y_pred.reshape(-1, 1)
         if y_true.ndim == 1:

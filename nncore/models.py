@@ -16,7 +16,7 @@ import numpy as np
 
 from nncore import backends, callbacks as callbacks_module, layers as layers_module
 from nncore import losses as losses_module, metrics as metrics_module, optimizers
-from nncore._validation import as_dtype, check_int, make_rng, to_array
+from nncore._validation import MAX_WIDTH, as_dtype, check_int, make_rng, to_array
 from nncore.backends.base import LOSS_CODES, check_float
 from nncore.layers import Dense, Layer
 
@@ -101,7 +101,7 @@ class Sequential:
 
     def build(self, input_dim: int) -> None:
         """Create every layer's weights for inputs of ``input_dim`` features."""
-        input_dim = check_int(input_dim, "input_dim", low=1)
+        input_dim = check_int(input_dim, "input_dim", low=1, high=MAX_WIDTH)  # BLAS's ints
         if self.built:
             if input_dim != self.input_dim:
                 raise ValueError(f"x must have {self.input_dim} features (columns). "
@@ -244,6 +244,9 @@ class Sequential:
             metrics = []
         elif isinstance(metrics, (str, bytes)) or callable(metrics):
             metrics = [metrics]
+        elif not isinstance(metrics, (list, tuple)):
+            raise TypeError(f"metrics must be a list of metric names or functions. "
+                            f"Received: metrics={metrics!r}")
         metric_fns = [metrics_module.get(m, loss.name) for m in metrics]
         self.optimizer, self.loss, self._metrics = optimizer, loss, metric_fns
         self._metric_specs = list(metrics)
@@ -329,9 +332,12 @@ class Sequential:
         missing = set(np.unique(labels).tolist()) - set(table)
         if missing:
             raise ValueError(f"class_weight has no weight for classes {sorted(missing)}.")
-        weights = np.zeros(max(table) + 1, dtype=self.dtype)
+        # Sized by the labels, not by the keys: a key such as 10**12 names no class here
+        # and must not allocate a table of that length.
+        weights = np.zeros(int(labels.max()) + 1, dtype=self.dtype)
         for key, value in table.items():
-            weights[key] = value
+            if key < len(weights):
+                weights[key] = value
         return weights[labels]
 
     def _prepare(self, x, y, sample_weight=None, class_weight=None, *, names=("x", "y")):
@@ -551,7 +557,8 @@ class Sequential:
 
     def predict_on_batch(self, x) -> np.ndarray:
         """The outputs for one batch ``x``."""
-        return self.predict(x, batch_size=max(1, len(np.asarray(x))))
+        x = self._check_x(x)  # first: len() of a 0-d or ragged input is no message for x
+        return self.predict(x, batch_size=len(x))
 
     # ------------------------------------------------------------ config and files
     def get_config(self) -> dict:

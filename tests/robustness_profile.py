@@ -52,9 +52,11 @@ class Stats:
         self.crashes = 0                         # any other exception (or a hang)
         self.refusals_checked = 0                # refusals whose model state was compared
         self.state_changes = 0                   # ... and found changed
-        self.files_tried = 0                     # damaged model files given to load_model
+        self.files_tried = 0                     # model files damaged byte by byte
         self.files_refused = 0                   # ... refused with ModelFileError
-        self.files_loaded = 0                    # config-level edits that still load
+        self.edits_tried = 0                     # valid files holding an edited model
+        self.edits_refused = 0                   # ... refused with ModelFileError
+        self.edits_loaded = 0                    # ... still a valid model: loaded, worked
         self.notes: dict[str, str] = {}          # measurements (memory, allocations)
 
 
@@ -249,8 +251,11 @@ def pytest_terminal_summary(terminalreporter):
     tr.write_line(f"state changes after a refusal: {s.state_changes} of {s.refusals_checked} "
                   "refusals checked")
     if s.files_tried:
-        tr.write_line(f"damaged model files: {s.files_refused} refused of {s.files_tried} tried"
-                      f" ({s.files_loaded} config edits that still describe a valid model "
-                      "loaded)")
+        tr.write_line(f"model files damaged byte by byte: {s.files_refused} refused of "
+                      f"{s.files_tried} tried")
+    if s.edits_tried:
+        tr.write_line(f"valid files holding an edited model: {s.edits_refused} refused, "
+                      f"{s.edits_loaded} still a valid model (loaded, predicted, trained), "
+                      f"of {s.edits_tried} tried")
     for key, value in s.notes.items():
         tr.write_line(f"{key}: {value}")

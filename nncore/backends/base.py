@@ -123,8 +123,9 @@ def as_float_array(x, name: str, dtype: np.dtype | None = None) -> np.ndarray:
     if dtype is not None and x.dtype != dtype:
         raise TypeError(f"{name} must have dtype {dtype} like the other arrays of this call. "
                         f"Received: {name}.dtype={x.dtype}")
-    # Not np.ascontiguousarray: it turns a 0-d array into a 1-d one.
-    return x if x.flags.c_contiguous else x.copy(order="C")
+    # Not np.ascontiguousarray: it turns a 0-d array into a 1-d one. Misaligned data
+    # (np.frombuffer at an odd offset) is copied too: C may not load floats from it.
+    return x if x.flags.c_contiguous and x.flags.aligned else x.copy(order="C")
 
 
 def as_output(out, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -139,8 +140,8 @@ def as_output(out, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.nda
     if out.shape != tuple(shape):
         raise ValueError(f"{name} must have shape {tuple(shape)}. Received: "
                          f"{name}.shape={out.shape}")
-    if not out.flags.c_contiguous or not out.flags.writeable:
-        raise ValueError(f"{name} must be C-contiguous and writeable.")
+    if not (out.flags.c_contiguous and out.flags.writeable and out.flags.aligned):
+        raise ValueError(f"{name} must be C-contiguous, aligned and writeable.")
     return out
 
 

@@ -5,6 +5,8 @@ from typing import Any
 
 import numpy as np
 
+from nncore.datasets.utils import random_generator
+
 __all__ = ["GATES", "make_gates", "make_spirals", "make_xor"]
 
 # Rows in the order of the course's truth tables: (x1, x2) = 00, 10, 01, 11.
@@ -118,7 +120,7 @@ def make_spirals(n_samples: int = 300, n_classes: int = 3, noise: float = 0.2,
         raise TypeError(f"noise must be a number. Received: noise={noise!r}")
     if not np.isfinite(noise) or noise < 0:
         raise ValueError(f"noise must be finite and >= 0. Received: noise={noise!r}")
-    rng = np.random.default_rng(random_state)
+    rng = random_generator(random_state)
 
     counts = [n_samples // n_classes + (k < n_samples % n_classes) for k in range(n_classes)]
     x = np.empty((n_samples, 2), dtype=np.float64)

@@ -47,6 +47,9 @@ def to_categorical(y: Any, num_classes: int | None = None,
     except TypeError as exc:
         raise TypeError(f"dtype must be a NumPy dtype. Received: dtype={dtype!r}") from exc
     shape = Y.shape[:-1] if Y.ndim > 1 and Y.shape[-1] == 1 else Y.shape
+    # Beyond int64 the cast below wraps around, and the error would report a negative label.
+    if Y.size and Y.dtype.kind in "uf" and np.abs(Y).max() >= 2**63:
+        raise ValueError(f"y must hold class indices below 2**63. Received: y={y!r}")
     labels = Y.reshape(-1).astype(np.int64)
     if labels.size and labels.min() < 0:
         raise ValueError(f"y must hold labels >= 0. Received: y with minimum {labels.min()}")
@@ -66,6 +69,21 @@ def to_categorical(y: Any, num_classes: int | None = None,
     out = np.zeros((labels.size, int(num_classes)), dtype=dtype)
     out[np.arange(labels.size), labels] = 1
     return out.reshape(*shape, int(num_classes))
+
+
+def random_generator(random_state: Any) -> np.random.Generator:
+    """A Generator from ``random_state``: an int seed >= 0, a Generator (used as it is) or
+    None (fresh entropy). Checked here so that a bad seed is reported by its name, not
+    as NumPy's "expected non-negative integer"."""
+    if random_state is None or isinstance(random_state, np.random.Generator):
+        return np.random.default_rng(random_state)
+    if isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state,
+                                                                      (int, np.integer)):
+        raise TypeError("random_state must be an int, a numpy Generator or None. "
+                        f"Received: random_state={random_state!r}")
+    if random_state < 0:
+        raise ValueError(f"random_state must be >= 0. Received: random_state={random_state!r}")
+    return np.random.default_rng(int(random_state))
 
 
 def _n_test(test_size: Any, n: int) -> int:
@@ -151,8 +169,13 @@ def train_test_split(*arrays: Any, test_size: float | int = 0.25, shuffle: bool 
     """
     if not arrays:
         raise ValueError("train_test_split needs at least one array. Received: no arrays")
-    data = [np.asarray(a) for a in arrays]
-    for i, a in enumerate(data):
+    data = []
+    for i, a in enumerate(arrays):
+        try:
+            a = np.asarray(a)
+        except (TypeError, ValueError) as exc:  # ragged nested lists
+            raise ValueError(f"arrays[{i}] is not an array ({exc})") from None
+        data.append(a)
         if a.ndim == 0:
             raise ValueError(f"arrays must have a first (sample) axis. "
                              f"Received: arrays[{i}] of shape {a.shape}")
@@ -169,15 +192,23 @@ def train_test_split(*arrays: Any, test_size: float | int = 0.25, shuffle: bool 
         if not shuffle:
             raise ValueError("stratify requires shuffle=True (as in scikit-learn). "
                              "Received: shuffle=False")
-        labels = np.asarray(stratify)
+        try:
+            labels = np.asarray(stratify)
+        except (TypeError, ValueError) as exc:  # ragged nested lists
+            raise ValueError(f"stratify is not an array of labels ({exc})") from None
         if labels.shape[:1] != (n,) or labels.ndim > 2:
             raise ValueError(f"stratify must have one label per sample ({n}). "
                              f"Received: stratify.shape={labels.shape}")
-        if labels.ndim == 2:  # one-hot or multi-column labels: each distinct row is a class
-            labels = np.unique(labels, axis=0, return_inverse=True)[1].reshape(-1)
-        train, test = _stratified_indices(labels, n_test, np.random.default_rng(random_state))
+        rng = random_generator(random_state)
+        try:
+            if labels.ndim == 2:  # one-hot or multi-column labels: each distinct row a class
+                labels = np.unique(labels, axis=0, return_inverse=True)[1].reshape(-1)
+            train, test = _stratified_indices(labels, n_test, rng)
+        except TypeError as exc:  # np.unique sorts: None next to "a" cannot be ordered
+            raise TypeError(f"stratify must hold labels that can be compared with each "
+                            f"other ({exc})") from None
     elif shuffle:
-        order = np.random.default_rng(random_state).permutation(n)
+        order = random_generator(random_state).permutation(n)
         test, train = order[:n_test], order[n_test:]
     else:
         train, test = np.arange(n - n_test), np.arange(n - n_test, n)

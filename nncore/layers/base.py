@@ -7,6 +7,8 @@ steps so a warm training step allocates no arrays.
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from nncore.backends.base import Backend
@@ -24,11 +26,19 @@ class Layer:
     def __init__(self, *, input_dim: int | None = None, input_shape=None,
                  name: str | None = None, trainable: bool = True):
         if input_shape is not None:
-            shape = tuple(input_shape) if not isinstance(input_shape, int) else (input_shape,)
+            if isinstance(input_shape, int):
+                shape = (input_shape,)
+            elif isinstance(input_shape, (tuple, list)):
+                shape = tuple(input_shape)
+            else:
+                raise TypeError("input_shape must be a tuple such as (4,). "
+                                f"Received: input_shape={input_shape!r}")
             if len(shape) != 1:
                 raise ValueError("input_shape must describe one feature axis, e.g. (4,). "
                                  f"Received: input_shape={input_shape!r}")
-            input_dim = shape[0]
+            # Checked under its own name: an error about "input_dim" would puzzle a caller
+            # who never passed one.
+            input_dim = check_int(shape[0], "input_shape[0]", low=1, high=MAX_WIDTH)
         self.input_dim = check_int(input_dim, "input_dim", low=1, high=MAX_WIDTH,
                                    allow_none=True)
         if name is not None and not isinstance(name, str):
@@ -51,7 +61,8 @@ class Layer:
             raise ValueError(f"Layer {self.name!r} expects {self.input_dim} input features. "
                              f"Received: {input_dim}")
         self.input_dim, self.dtype, self.ops = input_dim, np.dtype(dtype), ops
-        self._buffers: dict[tuple, np.ndarray] = {}
+        # Scratch arrays by thread, then by (name, shape): see _buffer.
+        self._buffers: dict[int, dict[tuple, np.ndarray]] = {}
         self.built = True
 
     def output_dim(self, input_dim: int) -> int:
@@ -70,12 +81,21 @@ class Layer:
         raise NotImplementedError
 
     def _buffer(self, key: str, shape: tuple[int, ...]) -> np.ndarray:
-        """A scratch array reused across steps of the same batch size."""
-        buf = self._buffers.get((key, shape))
-        if buf is None:
-            if len(self._buffers) > 32:  # many batch sizes: keep memory bounded
+        """A scratch array reused across steps of the same batch size.
+
+        Each thread has its own: threads calling ``predict`` on one model at once would
+        otherwise write their activations into the same arrays (the kernels run without
+        the GIL) and read each other's results."""
+        buffers = self._buffers.get(threading.get_ident())
+        if buffers is None:
+            if len(self._buffers) > 64:  # threads come and go: keep memory bounded
                 self._buffers.clear()
-            buf = self._buffers[(key, shape)] = np.empty(shape, dtype=self.dtype)
+            buffers = self._buffers[threading.get_ident()] = {}
+        buf = buffers.get((key, shape))
+        if buf is None:
+            if len(buffers) > 32:  # many batch sizes: keep memory bounded
+                buffers.clear()
+            buf = buffers[(key, shape)] = np.empty(shape, dtype=self.dtype)
         return buf
 
     # ------------------------------------------------------------ weights

@@ -51,17 +51,18 @@ class BatchNormalization(Layer):
         self.grads = [np.zeros_like(p) for p in self.params]
         self.state_names = ["moving_mean", "moving_variance"]
         self.state = [self.moving_mean, self.moving_variance]
-        self._inv_std = np.empty(input_dim, self.dtype)
 
     def weight_shapes(self, input_dim):
         return [(input_dim,)] * (int(self.scale) + int(self.center) + 2)
 
     def forward(self, X, training):
         Y, xhat = self._buffer("Y", X.shape), self._buffer("xhat", X.shape)
+        # A buffer of this thread's, like Y: inference writes inv_std too.
+        inv_std = self._buffer("inv_std", (X.shape[1],))
         self.ops._batch_norm_forward(X, self.gamma, self.beta, self.moving_mean,
                                      self.moving_variance, training, self.momentum,
-                                     self.epsilon, Y, xhat, self._inv_std)
-        self._xhat = xhat
+                                     self.epsilon, Y, xhat, inv_std)
+        self._xhat, self._inv_std = xhat, inv_std
         return Y
 
     def backward(self, dY, need_dX):

@@ -40,7 +40,11 @@ class ExponentialDecay(LearningRateSchedule):
         p = step / self.decay_steps
         if self.staircase:
             p = math.floor(p)
-        return self.initial_learning_rate * self.decay_rate ** p
+        try:
+            return self.initial_learning_rate * self.decay_rate ** p
+        except OverflowError:  # a growing rate (decay_rate > 1) beyond float's range:
+            # training then diverges visibly, instead of crashing in the middle of fit
+            return math.inf if self.initial_learning_rate > 0 else 0.0
 
     def get_config(self) -> dict:
         return {"initial_learning_rate": self.initial_learning_rate,
@@ -52,6 +56,9 @@ class PiecewiseConstantDecay(LearningRateSchedule):
     """``values[i]`` for ``boundaries[i-1] < step <= boundaries[i]`` (Keras's rule)."""
 
     def __init__(self, boundaries, values):
+        for name, seq in (("boundaries", boundaries), ("values", values)):
+            if not isinstance(seq, (list, tuple)):
+                raise TypeError(f"{name} must be a list. Received: {name}={seq!r}")
         self.boundaries = [check_int(b, "boundaries", low=0) for b in boundaries]
         self.values = [check_float(v, "values", low=0.0) for v in values]
         if len(self.values) != len(self.boundaries) + 1:

@@ -46,6 +46,7 @@ def forward(int code, const floating[:, ::1] Z, floating[:, ::1] Y, double alpha
     """``Y = act(Z)`` for the activation ``code``; Z and Y (n, d), Y may be Z."""
     check_code(code)
     cdef Py_ssize_t n = Z.shape[0], d = Z.shape[1]
+    check_matrix(Z, n, d, "Z")
     check_matrix(Y, n, d, "Y")
     with nogil:
         if floating is float:
@@ -59,6 +60,7 @@ def backward(int code, const floating[:, ::1] dY, const floating[:, ::1] Z,
     """``dZ = dY * act'(Z)`` (softmax: row-wise Jacobian-vector product); dZ may be dY."""
     check_code(code)
     cdef Py_ssize_t n = dY.shape[0], d = dY.shape[1]
+    check_matrix(dY, n, d, "dY")
     check_matrix(Z, n, d, "Z")
     check_matrix(Y, n, d, "Y")
     check_matrix(dZ, n, d, "dZ")

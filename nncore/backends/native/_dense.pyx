@@ -49,6 +49,7 @@ def forward(const floating[:, ::1] X, const floating[:, ::1] W,
     Z and Y (n, m); Y may be Z."""
     cdef Py_ssize_t n = X.shape[0], k = X.shape[1], m = W.shape[1]
     check_sizes(code, n, k, m)
+    check_matrix(X, n, k, "X")
     check_matrix(W, k, m, "W")
     check_matrix(Z, n, m, "Z")
     check_matrix(Y, n, m, "Y")
@@ -75,6 +76,7 @@ def backward(const floating[:, ::1] dY, const floating[:, ::1] X,
     """
     cdef Py_ssize_t n = X.shape[0], k = X.shape[1], m = W.shape[1]
     check_sizes(code, n, k, m)
+    check_matrix(X, n, k, "X")
     check_matrix(W, k, m, "W")
     check_matrix(dY, n, m, "dY")
     check_matrix(Z, n, m, "Z")

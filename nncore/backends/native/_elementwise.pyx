@@ -30,6 +30,7 @@ cdef extern from "elementwise.h" nogil:
 def regularization_loss(const floating[::1] w, double l1, double l2) -> float:
     """``l1 * sum(|w|) + l2 * sum(w**2)``, accumulated in double."""
     cdef double value
+    check_vector(w, w.shape[0], "w")
     with nogil:
         if floating is float:
             value = nnc_regularization_loss_f32(w.shape[0], &w[0], l1, l2)
@@ -40,6 +41,7 @@ def regularization_loss(const floating[::1] w, double l1, double l2) -> float:
 
 def regularization_grad(const floating[::1] w, floating[::1] g, double l1, double l2):
     """``g += l1 * sign(w) + 2 * l2 * w`` in place."""
+    check_vector(w, w.shape[0], "w")
     check_vector(g, w.shape[0], "g")
     with nogil:
         if floating is float:
@@ -50,6 +52,7 @@ def regularization_grad(const floating[::1] w, floating[::1] g, double l1, doubl
 
 def dropout_mask(floating[::1] u, double rate):
     """Uniforms ``u`` in [0, 1) become ``1 / (1 - rate)`` where ``u >= rate``, else 0."""
+    check_vector(u, u.shape[0], "u")
     with nogil:
         if floating is float:
             nnc_dropout_mask_f32(u.shape[0], &u[0], rate)
@@ -59,6 +62,7 @@ def dropout_mask(floating[::1] u, double rate):
 
 def clip_by_value(floating[::1] g, double clipvalue):
     """Clip ``g`` to [-clipvalue, clipvalue] in place (NaN stays NaN)."""
+    check_vector(g, g.shape[0], "g")
     with nogil:
         if floating is float:
             nnc_clip_by_value_f32(g.shape[0], &g[0], clipvalue)
@@ -68,6 +72,7 @@ def clip_by_value(floating[::1] g, double clipvalue):
 
 def sum_squares(const floating[::1] g) -> float:
     """``sum(g**2)`` accumulated in double."""
+    check_vector(g, g.shape[0], "g")
     cdef double value
     with nogil:
         if floating is float:
@@ -79,6 +84,7 @@ def sum_squares(const floating[::1] g) -> float:
 
 def scale(floating[::1] g, double factor):
     """``g *= factor`` in place."""
+    check_vector(g, g.shape[0], "g")
     with nogil:
         if floating is float:
             nnc_scale_f32(g.shape[0], &g[0], factor)

@@ -4,6 +4,8 @@
 The semantics are those of :func:`nncore.backends.numpy_backend.losses.loss`.
 """
 from cython cimport floating
+
+from nncore.backends.native._checks cimport check_aligned, check_matrix, check_vector
 from libc.stdint cimport int64_t
 
 from nncore.backends.base import LOSS_CODES
@@ -60,6 +62,7 @@ def loss(int code, object T, const floating[:, ::1] P, bint from_logits, double 
     cdef bint bad = False
     cdef double value
 
+    check_matrix(P, n, d, "P")
     if code < 0 or code >= NNC_LOSS_COUNT:
         raise ValueError(f"Unknown loss code {code}.")
     if n < 1 or d < 1:
@@ -69,6 +72,7 @@ def loss(int code, object T, const floating[:, ::1] P, bint from_logits, double 
         labels = T
         if labels.shape[0] != n:
             raise ValueError(f"labels must have shape ({n},). Received: {labels.shape[0]}")
+        check_aligned(&labels[0], sizeof(int64_t), "labels")
         with nogil:
             for i in range(n):
                 if labels[i] < 0 or labels[i] >= d:
@@ -79,20 +83,15 @@ def loss(int code, object T, const floating[:, ::1] P, bint from_logits, double 
         l_ptr = &labels[0]
     else:
         T2 = T
-        if T2.shape[0] != n or T2.shape[1] != d:
-            raise ValueError(f"T must have shape {(n, d)}. "
-                             f"Received: {(T2.shape[0], T2.shape[1])}")
+        check_matrix(T2, n, d, "T")
         t_ptr = &T2[0, 0]
     if sw is not None:
         W = sw
-        if W.shape[0] != n:
-            raise ValueError(f"sw must have shape ({n},). Received: ({W.shape[0]},)")
+        check_vector(W, n, "sw")
         w_ptr = &W[0]
     if dP is not None:
         G = dP
-        if G.shape[0] != n or G.shape[1] != d:
-            raise ValueError(f"dP must have shape {(n, d)}. "
-                             f"Received: {(G.shape[0], G.shape[1])}")
+        check_matrix(G, n, d, "dP")
         g_ptr = &G[0, 0]
 
     with nogil:

@@ -46,6 +46,7 @@ def batch_norm_forward(const floating[:, ::1] X, const floating[::1] gamma,
     ``Y = gamma * xhat + beta``.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
+    check_matrix(X, n, d, "X")
     check_vector(gamma, d, "gamma")
     check_vector(beta, d, "beta")
     check_vector(moving_mean, d, "moving_mean")
@@ -71,6 +72,7 @@ def batch_norm_backward(const floating[:, ::1] dY, const floating[:, ::1] xhat,
     """``dbeta = sum(dY)``, ``dgamma = sum(dY * xhat)`` over rows and
     ``dX = gamma * inv_std / n * (n * dY - dbeta - xhat * dgamma)``; dX may be dY."""
     cdef Py_ssize_t n = dY.shape[0], d = dY.shape[1]
+    check_matrix(dY, n, d, "dY")
     check_matrix(xhat, n, d, "xhat")
     check_vector(gamma, d, "gamma")
     check_vector(inv_std, d, "inv_std")

@@ -40,6 +40,7 @@ def sgd(floating[::1] w, const floating[::1] g, floating[::1] v, double lr,
     ``w += momentum * v - lr * g``); decoupled weight decay first."""
     cdef Py_ssize_t n = w.shape[0]
     cdef floating *pv = NULL
+    check_vector(w, n, "param")
     check_vector(g, n, "grad")
     if v is not None:
         check_vector(v, n, "velocity")
@@ -55,6 +56,7 @@ def adagrad(floating[::1] w, const floating[::1] g, floating[::1] acc not None,
             double lr, double eps, double wd):
     """``acc += g**2; w -= lr * g / sqrt(acc + eps)``; decoupled weight decay first."""
     cdef Py_ssize_t n = w.shape[0]
+    check_vector(w, n, "param")
     check_vector(g, n, "grad")
     check_vector(acc, n, "accumulator")
     with nogil:
@@ -72,6 +74,7 @@ def rmsprop(floating[::1] w, const floating[::1] g, floating[::1] v not None,
     cdef Py_ssize_t n = w.shape[0]
     cdef floating *pmom = NULL
     cdef floating *pavg = NULL
+    check_vector(w, n, "param")
     check_vector(g, n, "grad")
     check_vector(v, n, "velocity")
     if mom is not None:
@@ -95,6 +98,7 @@ def adam(floating[::1] w, const floating[::1] g, floating[::1] m not None,
     in double."""
     cdef Py_ssize_t n = w.shape[0]
     cdef floating *pvhat = NULL
+    check_vector(w, n, "param")
     check_vector(g, n, "grad")
     check_vector(m, n, "m")
     check_vector(v, n, "v")
