@@ -69,7 +69,9 @@ def to_array(x, name: str, dtype: np.dtype, *, ndim: int | tuple[int, ...] | Non
     # One summing pass first: NaN and inf propagate into the sum, so a finite sum proves
     # every value finite; only a sum that is not finite (or overflowed) needs the check
     # element by element. For the small batches of a training loop this halves the cost.
-    if out.dtype.kind == "f" and not math.isfinite(out.sum()) and not np.isfinite(out).all():
+    with np.errstate(over="ignore", invalid="ignore"):  # large finite data may sum to inf
+        total = out.sum() if out.dtype.kind == "f" else 0.0
+    if not math.isfinite(total) and not np.isfinite(out).all():
         raise ValueError(f"{name} must be finite: it holds NaN or inf"
                          + (f" (or values beyond the range of {np.dtype(dtype)})"
                             if np.isfinite(arr).all() else "") + ".")

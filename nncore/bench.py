@@ -63,6 +63,10 @@ TINY_VS_TORCH = 10.0      # 4-8-8-3 Adam step: PyTorch time / nncore time
 PREDICT_VS_TORCH = 10.0   # one-row predict: PyTorch time / nncore time
 PEAK_MEMORY_RATIO = 1.2   # fit epoch peak / (params + grads + slots + one batch of activations)
 RUNTIME_LIMIT_S = 300.0   # the whole default run
+#: A busy machine shows as repetitions that spread (max > 1.5 x min) or as a bound that
+#: drifts (its two brackets more than 25% apart); the rows that rest on them are marked.
+NOISE_SPREAD = 1.5
+NOISE_DRIFT = 1.25
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,8 +87,8 @@ class Plan:
 
 
 FULL = Plan()
-QUICK = Plan(batch_sizes=(128,), rows=512, warmup=1, reps=2, tiny_steps=20, row_calls=20,
-             batch_calls=2, alloc_steps=10, switch_pause_s=0.0)
+QUICK = Plan(batch_sizes=(128,), rows=256, warmup=1, reps=2, tiny_steps=10, row_calls=20,
+             batch_calls=2, alloc_steps=5, switch_pause_s=0.0)
 
 
 # ---------------------------------------------------------------- timing
@@ -125,6 +129,11 @@ def _summary(samples: dict[str, list[float]], per: int = 1) -> dict[str, dict]:
     """Median (the number reported), min and max of each candidate, divided by ``per``."""
     return {name: {"median": statistics.median(v) / per, "min": min(v) / per,
                    "max": max(v) / per, "reps": len(v)} for name, v in samples.items()}
+
+
+def _noisy(summary: dict) -> bool:
+    """True when the repetitions of one measure spread too far to trust its median."""
+    return summary["max"] > NOISE_SPREAD * summary["min"]
 
 
 # ---------------------------------------------------------------- data
@@ -286,10 +295,15 @@ def bench_epochs(plan: Plan, x, y, engines: dict, torch, torch_variants) -> dict
     out = {}
     for batch in plan.batch_sizes:
         _progress(f"epoch, batch {batch}")
-        candidates = {"bound": gemm_bound_epoch(x, batch)}
+        bound_epoch = gemm_bound_epoch(x, batch)
+        candidates = {"bound": bound_epoch}
         for backend in engines:
             candidates[f"{backend}_fit"] = _nncore_fit(backend, x, y, batch)
             candidates[f"{backend}_loop"] = _nncore_loop(backend, x, y, batch)
+            if backend == next(iter(engines)):
+                # The bound again right after the engine of the targets: if the machine's
+                # load changed during that engine's block, the two brackets disagree.
+                candidates["bound_after"] = bound_epoch
         if torch is not None:
             xt, yt = torch.from_numpy(x), torch.from_numpy(y)
             batches = [(xt[s:s + batch], yt[s:s + batch]) for s in range(0, len(x), batch)]
@@ -299,14 +313,23 @@ def bench_epochs(plan: Plan, x, y, engines: dict, torch, torch_variants) -> dict
                     torch, net, _torch_adam(torch, net, variant), torch.nn.CrossEntropyLoss(),
                     batches)
         seconds = _summary(_measure(candidates, plan))
-        bound = seconds["bound"]["median"]
+        brackets = {"before": seconds["bound"], "after": seconds.pop("bound_after")}
+        # The quieter bracket is the bound: a bound slowed by a burst of load elsewhere
+        # must not make nncore's ratio look better than it is.
+        seconds["bound"] = min(brackets.values(), key=lambda v: v["median"])
+        bound = seconds["bound"]
+        drift = max(v["median"] for v in brackets.values()) / bound["median"]
         out[str(batch)] = {
             "steps": math.ceil(len(x) / batch),
             "seconds": seconds,
-            "ratio_to_bound": {k: v["median"] / bound for k, v in seconds.items()
+            "bound_brackets": brackets,
+            "bound_drift": drift,
+            "noisy": sorted(k for k, v in seconds.items() if _noisy(v))
+                     + (["bound"] if drift > NOISE_DRIFT and not _noisy(bound) else []),
+            "ratio_to_bound": {k: v["median"] / bound["median"] for k, v in seconds.items()
                                if k != "bound"},
             # fastest / fastest: what a ratio looks like with the machine's noise removed
-            "ratio_to_bound_of_minimums": {k: v["min"] / seconds["bound"]["min"]
+            "ratio_to_bound_of_minimums": {k: v["min"] / bound["min"]
                                            for k, v in seconds.items() if k != "bound"},
         }
     return out
@@ -636,10 +659,10 @@ def environment(torch, load_at_start) -> dict:
 
 # ---------------------------------------------------------------- report
 def _row(measure, unit, native=None, numpy_=None, torch=None, bound=None, ratio=None,
-         ratio_of="", target=None, met=None) -> dict:
+         ratio_of="", target=None, met=None, noisy=False) -> dict:
     return {"measure": measure, "unit": unit, "native": native, "numpy": numpy_,
             "torch": torch, "bound": bound, "ratio": ratio, "ratio_of": ratio_of,
-            "target": target, "met": met}
+            "target": target, "met": met, "noisy": bool(noisy)}
 
 
 def _med(table: dict, key: str, scale: float = 1.0):
@@ -650,6 +673,15 @@ def _med(table: dict, key: str, scale: float = 1.0):
 def _fastest(table: dict, prefix: str, scale: float = 1.0):
     values = [v["median"] * scale for k, v in table.items() if k.startswith(prefix)]
     return min(values) if values else None
+
+
+def _fastest_key(table: dict, prefix: str):
+    keys = [k for k in table if k.startswith(prefix)]
+    return min(keys, key=lambda k: table[k]["median"]) if keys else None
+
+
+def _any_noisy(table: dict, *keys) -> bool:
+    return any(k is not None and k in table and _noisy(table[k]) for k in keys)
 
 
 def _div(a, b):
@@ -674,7 +706,8 @@ def build_table(results: dict, main: str) -> list[dict]:
                 _med(s, f"native_{how}", 1e3), _med(s, f"numpy_{how}", 1e3),
                 _fastest(s, "torch_", 1e3), bound, ratio, f"{main} / bound",
                 None if target is None else f"<= {target}x",
-                None if target is None or ratio is None else ratio <= target))
+                None if target is None or ratio is None else ratio <= target,
+                noisy=bool({"bound", f"{main}_{how}"} & set(entry["noisy"]))))
     for key, label, target in (("iris_4_8_8_3", "4-8-8-3 b16 Adam step", TINY_VS_TORCH),
                                ("xor_2_4_1", "XOR 2-4-1 b4 SGD step", None)):
         s = results["tiny"][key]["seconds_per_step"]
@@ -683,8 +716,12 @@ def build_table(results: dict, main: str) -> list[dict]:
         rows.append(_row(label, "us", _med(s, "native", 1e6), _med(s, "numpy", 1e6), torch,
                          None, ratio, f"torch / {main}",
                          None if target is None else f">= {target:g}x",
-                         None if target is None or ratio is None else ratio >= target))
-    for key, label in (("row", "1 row"), ("batch512", "512 rows")):
+                         None if target is None or ratio is None else ratio >= target,
+                         noisy=ratio is not None and _any_noisy(s, main,
+                                                                _fastest_key(s, "torch_"))))
+    for key in ("row", "batch512"):
+        rows_ = results["predict"][key]["rows"]
+        label = "1 row" if rows_ == 1 else f"{rows_} rows"
         s = results["predict"][key]["seconds_per_call"]
         torch = _med(s, "torch_inference_mode", 1e6)
         for call in ("predict", "predict_on_batch"):
@@ -694,7 +731,9 @@ def build_table(results: dict, main: str) -> list[dict]:
                              _med(s, f"numpy_{call}", 1e6), torch,
                              _med(s, "numpy_plain", 1e6), ratio, f"torch / {main}",
                              None if target is None else f">= {target:g}x",
-                             None if target is None or ratio is None else ratio >= target))
+                             None if target is None or ratio is None else ratio >= target,
+                             noisy=ratio is not None and _any_noisy(
+                                 s, f"{main}_{call}", "torch_inference_mode")))
     alloc = results["memory"]["allocations"]
     for field, label in (("transient_bytes_per_step", "allocated bytes/step"),
                          ("retained_blocks_per_step", "retained blocks/step")):
@@ -731,7 +770,9 @@ def _fmt(value) -> str:
 LEGEND = ("ratio: epoch rows nncore / GEMM-only bound (lower is better, 1.0x is the floor); "
           "step and predict rows PyTorch time / nncore time (above 1x nncore is faster); "
           "memory rows nncore / theory. The torch column is the faster of PyTorch's default "
-          "and fused Adam; the bound column of predict rows is plain NumPy.")
+          "and fused Adam; the bound column of predict rows is plain NumPy. "
+          f"* after a ratio: its samples spread more than {NOISE_SPREAD}x (or the bound "
+          f"drifted more than {NOISE_DRIFT - 1:.0%}): the machine was busy, run again.")
 
 HEADER = ("measure", "unit", "nncore native", "numpy backend", "torch", "bound", "ratio",
           "target", "met?")
@@ -745,7 +786,8 @@ def _cells(row: dict, skipped: dict) -> list[str]:
         if row[key] is None and measured and engine in skipped:
             return "skipped"
         return _fmt(row[key])
-    ratio = "-" if row["ratio"] is None else f"{row['ratio']:.2f}x"
+    ratio = "-" if row["ratio"] is None else \
+        f"{row['ratio']:.2f}x" + ("*" if row.get("noisy") else "")
     met = "-" if row["target"] is None else ("n/a" if row["met"] is None else _fmt(row["met"]))
     return [row["measure"], row["unit"], cell("native", "native"), cell("numpy", "numpy"),
             cell("torch", "torch", timed), _fmt(row["bound"]), ratio, row["target"] or "-",
@@ -809,7 +851,12 @@ def format_markdown(report: dict) -> str:
             f"{entry['ratio_to_bound_of_minimums'][k]:.2f}x)"
             if k in entry["ratio_to_bound"] else "")
             for k, v in entry["seconds"].items()]
-        out.append(f"- batch {batch} ({entry['steps']} steps): " + ", ".join(parts))
+        b = entry["bound_brackets"]
+        out.append(f"- batch {batch} ({entry['steps']} steps): " + ", ".join(parts)
+                   + f"; bound measured before and after the {report['ratio_backend']} "
+                   f"block: {b['before']['median'] * 1e3:.1f} and "
+                   f"{b['after']['median'] * 1e3:.1f}"
+                   + (f"; noisy: {', '.join(entry['noisy'])}" if entry["noisy"] else ""))
     out += ["", "## Tiny nets and predict, every engine (us per call)", ""]
     for key, entry in report["results"]["tiny"].items():
         out.append(f"- {key}: " + ", ".join(f"{k} {s['median'] * 1e6:.1f}"

@@ -289,7 +289,9 @@ class Sequential:
                 raise ValueError(f"{name} labels must be in [0, {out_dim}) for a model with "
                                  f"{out_dim} outputs. Received labels in "
                                  f"[{arr.min():g}, {arr.max():g}]")
-            y = np.ascontiguousarray(arr, dtype=np.int64)
+            # Aligned as well: train_on_batch hands y to the loss kernel as it is, and the
+            # native kernels refuse misaligned data (after the forward pass has run).
+            y = np.require(arr, dtype=np.int64, requirements=("C", "A"))
         else:
             y = to_array(y, name, self.dtype, ndim=(1, 2))
             if y.ndim == 1:
@@ -454,6 +456,9 @@ class Sequential:
                                  f"none for validation with {len(x)} rows.")
             val = (x[cut:], y[cut:], None if sw is None else sw[cut:])
             x, y, sw = x[:cut], y[:cut], None if sw is None else sw[:cut]
+        if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+            raise TypeError(f"callbacks must be a list of nncore Callback instances. "
+                            f"Received: callbacks={callbacks!r}")
         callback_list = list(callbacks or [])
         for cb in callback_list:
             if not isinstance(cb, callbacks_module.Callback):

@@ -196,6 +196,18 @@ def strided(arr: np.ndarray) -> np.ndarray:
     return wide[..., ::2]
 
 
+def misaligned(arr: np.ndarray) -> np.ndarray:
+    """The same values in a writeable, C-contiguous array whose data starts one byte off
+    its dtype's alignment (as np.frombuffer at an odd offset gives)."""
+    arr = np.asarray(arr)
+    if arr.dtype.itemsize < 2:
+        return arr.copy()
+    raw = np.empty(arr.nbytes + 1, dtype=np.uint8)
+    out = raw[1:].view(arr.dtype).reshape(arr.shape)
+    out[...] = arr
+    return out
+
+
 def readonly(arr: np.ndarray) -> np.ndarray:
     out = np.array(arr, copy=True)
     out.flags.writeable = False
@@ -246,7 +258,7 @@ def pytest_terminal_summary(terminalreporter):
                   f"ValueError/TypeError) over {len(s.tried)} entry points; hypothesis "
                   f"profile {PROFILE!r} (derandomized, no database, scale {SCALE:g})")
     for entry in sorted(s.tried):
-        tr.write_line(f"  {entry:<34} {s.tried[entry]:>6} tried {s.refused[entry]:>6} refused")
+        tr.write_line(f"  {entry:<42} {s.tried[entry]:>6} tried {s.refused[entry]:>6} refused")
     tr.write_line(f"crashes (segfault, abort, hang, other exception): {s.crashes}")
     tr.write_line(f"state changes after a refusal: {s.state_changes} of {s.refusals_checked} "
                   "refusals checked")

@@ -53,6 +53,8 @@ def check_timings(report: dict) -> None:
     medians = []
     for entry in report["results"]["epoch"].values():
         medians += [s["median"] for s in entry["seconds"].values()]
+        medians += [s["median"] for s in entry["bound_brackets"].values()]
+        assert entry["bound_drift"] >= 1.0
         assert all(positive_finite(r) for r in entry["ratio_to_bound"].values())
     for entry in report["results"]["tiny"].values():
         medians += [s["median"] for s in entry["seconds_per_step"].values()]
@@ -77,7 +79,7 @@ def check_table(report: dict, md: str) -> None:
             else:  # allocation counts may be 0, never negative or NaN
                 assert math.isfinite(value) and value >= 0, row
         assert row["ratio"] is None or positive_finite(row["ratio"]), row
-        assert row["met"] in (True, False, None)
+        assert row["met"] in (True, False, None) and row["noisy"] in (True, False)
     assert "| measure | unit | nncore native | numpy backend | torch |" in md
 
 

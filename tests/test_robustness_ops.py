@@ -1,10 +1,10 @@
 """Fuzzing the backend ops (the public methods of nncore.backends.base.Backend).
 
 Each case builds a valid call of one op, then spoils one argument in one way: another
-dtype, another rank or length, an empty axis, a strided or Fortran-ordered or read-only
-array, NaN/inf/huge/tiny values, a list or a DataFrame-like object, None, an output that
-aliases an input, or a bad hyperparameter. The same call goes to every backend. What
-must hold, whatever the input:
+dtype, another rank or length, an empty axis, a strided, Fortran-ordered, read-only or
+misaligned array, NaN/inf/huge/tiny values, a list or a DataFrame-like object, None, an
+output that aliases an input, or a bad hyperparameter. The same call goes to every
+backend. What must hold, whatever the input:
 
 - the call returns, or raises ValueError/TypeError naming the spoiled argument (never a
   crash, never another exception);
@@ -40,7 +40,7 @@ from nncore.backends.base import ACTIVATIONS, LOSSES
 from conftest import BACKENDS
 from robustness_profile import (
     DTYPE_NAMES, SCALE, STATS, FrameLike, as_dtype_family, attempt, budget, hang_guard,
-    hostile_values, readonly, strided,
+    hostile_values, misaligned, readonly, strided,
 )
 
 pytest_plugins = ("robustness_profile",)
@@ -216,8 +216,8 @@ OP_NAMES = ("activation", "activation_backward", "dense_forward", "dense_backwar
 ARRAY_KINDS = ("dtype", "0-d", "add-axis", "drop-axis", "transpose", "longer", "shorter",
                "more-rows", "empty", "empty-last", "strided", "fortran", "readonly", "values",
                "list", "tuple", "frame", "scalar", "string", "none", "alias", "overlap",
-               "byteswap")
-LAYOUT_KINDS = ("strided", "fortran", "readonly")
+               "byteswap", "misaligned")
+LAYOUT_KINDS = ("strided", "fortran", "readonly", "misaligned")
 NOT_ARRAY_KINDS = ("list", "tuple", "frame", "scalar", "string")
 SCALAR_VALUES = (np.nan, np.inf, -np.inf, -1.0, 0.0, 0.5, 1.0, 1.5, 2, 1e300, 10**400, True,
                  None, "0.1", np.float32(0.5), np.int64(3), 1 + 1j, [0.5], -0.0, 1e-300,
@@ -259,6 +259,8 @@ def _spoil(arr, kind: str, param: int, call: Call, name: str):
         return np.asfortranarray(arr)
     if kind == "readonly":
         return readonly(arr)
+    if kind == "misaligned":
+        return misaligned(arr)
     if kind == "values":
         a = np.asarray(arr)
         if a.dtype.kind not in "f":
@@ -334,7 +336,6 @@ def cases(draw):
     k, m = draw(st.integers(1, 5)), draw(st.integers(1, 4))
     seed, choice = draw(st.integers(0, 2**16)), draw(st.integers(0, 255))
     call = _build(op, seed, dtype, n, k, m, choice)
-    targets = list(call.roles) + list(call.scalars)
     what = draw(st.sampled_from(["array", "array", "array", "scalar", "clean"]))
     target = kind = None
     present = [key for key in call.roles if call.kwargs.get(key) is not None]
@@ -343,7 +344,6 @@ def cases(draw):
         kind = draw(st.sampled_from(ARRAY_KINDS))
     elif what == "scalar" and call.scalars:
         target, kind = draw(st.sampled_from(list(call.scalars))), "scalar-value"
-    del targets
     return Case(op, seed, dtype, n, k, m, choice, target, kind, draw(st.integers(0, 2**10)))
 
 
@@ -459,7 +459,8 @@ def _expected(case: Case, call: Call) -> str | None:
             return "TypeError"
         return None
     if case.kind in LAYOUT_KINDS:
-        changed = not spoiled.flags.c_contiguous or not spoiled.flags.writeable
+        changed = not (spoiled.flags.c_contiguous and spoiled.flags.writeable
+                       and spoiled.flags.aligned)
         if role in ("out", "inout") and changed:
             return "ValueError"
         return "ok"
@@ -475,7 +476,7 @@ def _expected(case: Case, call: Call) -> str | None:
     return None
 
 
-@budget(2500)
+@budget(4000)
 @given(cases())
 def test_every_op_works_or_refuses_naming_the_argument(case):
     outcomes = []
@@ -627,7 +628,7 @@ def test_native_kernels_survive_arbitrary_arguments():
     """The Cython wrappers check what they receive even when called directly (the model
     calls them on arrays it checked itself): arbitrary shapes, dtypes, None, strided and
     read-only arrays must give a result or an exception, never a segfault or abort."""
-    steps = int(6000 * SCALE)
+    steps = int(20000 * SCALE)
     result = subprocess.run([sys.executable, "-c", KERNEL_FUZZ.format(root=str(ROOT), seed=0,
                                                                        steps=steps)],
                             capture_output=True, text=True, timeout=300)

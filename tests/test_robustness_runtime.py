@@ -264,8 +264,8 @@ def test_ten_thousand_steps_keep_memory_flat(backend):
     STATS.notes[f"resident memory growth over 10,000 steps ({backend})"] = \
         f"{growth / 1024:.0f} KiB"
     # The history of 1000 epochs (two floats each) is the only thing that should stay;
-    # 1 MiB leaves room for the allocator's arenas, and is far below the ~2.5 MiB a single
-    # leaked 16 x 16 float32 array per step would add.
+    # 1 MiB leaves room for the allocator's arenas, and is far below the ~10 MiB that one
+    # leaked 16 x 16 float32 array per step adds (measured with a leaking callback).
     assert growth < 1 << 20, f"resident memory grew by {growth} bytes over 10,000 steps"
 
 
@@ -343,7 +343,7 @@ def train_hash(backend: str, dtype: str, arch: str, opt: str, seed: int) -> str:
     return digest.hexdigest()
 
 
-@budget(16)
+@budget(20)
 @given(st.sampled_from(BACKENDS), st.sampled_from(["float32", "float64"]),
        st.sampled_from(CONFIGS), st.integers(0, 2**31))
 def test_same_seed_same_bits_other_seed_other_bits(backend, dtype, config, seed):

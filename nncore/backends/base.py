@@ -484,6 +484,8 @@ class Backend(abc.ABC):
         w, g, (acc,) = self._update_args(param, grad, accumulator=accumulator)
         lr, wd = self._lr_wd(learning_rate, weight_decay)
         eps = check_float(epsilon, "epsilon", low=0.0)
+        if acc is None:
+            raise ValueError("accumulator is required.")
         self._adagrad(w, g, acc, lr, eps, wd)
 
     def rmsprop_update(self, param: np.ndarray, grad: np.ndarray, velocity: np.ndarray,
@@ -715,7 +717,8 @@ def _real_array(x, name: str, dtype: np.dtype) -> np.ndarray:
     arr = np.asarray(x)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers. Received: {name}.dtype={arr.dtype}")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    # Aligned too (a copy if not): the native kernels refuse misaligned data.
+    return np.require(arr, dtype=dtype, requirements=("C", "A"))
 
 
 def _sparse_labels(y_true, n: int, d: int) -> np.ndarray:
@@ -735,4 +738,4 @@ def _sparse_labels(y_true, n: int, d: int) -> np.ndarray:
     if n and (arr.min() < 0 or arr.max() >= d):
         raise ValueError(f"y_true labels must be in [0, {d}) for y_pred with {d} columns. "
                          f"Received labels in [{arr.min()}, {arr.max()}]")
-    return np.ascontiguousarray(arr, dtype=np.int64)
+    return np.require(arr, dtype=np.int64, requirements=("C", "A"))  # as _real_array
