@@ -404,7 +404,8 @@ class Sequential:
                 for param, grad, reg in layer.regularized():
                     self.ops._regularization_grad(param.reshape(-1), grad.reshape(-1),
                                                   reg.l1, reg.l2)
-        self.optimizer.clip(self._grads(), self.ops)  # per weight, as Keras's clipnorm
+        if self.optimizer.clips:
+            self.optimizer.clip(self._grads(), self.ops)  # per weight, as Keras's clipnorm
         self.optimizer.update(*self._trainable_runs(), self.ops)
         return value, P
 

@@ -56,7 +56,8 @@ WORK = Path(tempfile.mkdtemp(prefix="nncore-robustness-"))
 
 
 def _saved(name: str) -> tuple[Path, bytes]:
-    """A small model file of each kind (trained with optimizer state, uncompiled, float64)."""
+    """A small model file of each kind (trained with optimizer state, uncompiled, float64),
+    made on the NumPy backend so its bytes do not depend on the default backend."""
     path = WORK / f"{name}.nnc"
     if not path.exists():
         rng = np.random.default_rng(0)
@@ -64,16 +65,17 @@ def _saved(name: str) -> tuple[Path, bytes]:
         if name == "trained":
             model = nn.Sequential([nn.layers.Dense(5, input_dim=4, activation="relu"),
                                    nn.layers.BatchNormalization(), nn.layers.Dropout(0.2),
-                                   nn.layers.Dense(3, activation="softmax")], seed=0)
+                                   nn.layers.Dense(3, activation="softmax")], seed=0,
+                                  backend="numpy")
             model.compile(nn.optimizers.Adam(0.01, amsgrad=True),
                           "sparse_categorical_crossentropy", ["accuracy"])
             model.fit(x, rng.integers(0, 3, 12), epochs=1, batch_size=4, verbose=0)
         elif name == "plain":
             model = nn.Sequential([nn.layers.Dense(3, input_dim=4, activation="tanh"),
-                                   nn.layers.Dense(2)], seed=1)
+                                   nn.layers.Dense(2)], seed=1, backend="numpy")
         else:
             model = nn.Sequential([nn.layers.Dense(2, input_dim=4, activation="sigmoid")],
-                                  seed=2, dtype="float64")
+                                  seed=2, dtype="float64", backend="numpy")
             model.compile(nn.optimizers.RMSprop(0.01, centered=True, momentum=0.5), "mse")
             model.fit(x, rng.normal(size=(12, 2)), epochs=1, verbose=0)
         model.save(path)

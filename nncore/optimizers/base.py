@@ -89,6 +89,12 @@ class Optimizer:
         self.clip(grads, ops)
         self.update(params, grads, ops)
 
+    @property
+    def clips(self) -> bool:
+        """True when a clipnorm, clipvalue or global_clipnorm is set."""
+        return not (self.clipnorm is None and self.clipvalue is None
+                    and self.global_clipnorm is None)
+
     def clip(self, grads, ops: Backend) -> None:
         """Clip ``grads`` in place as configured (nothing if no clipping is set)."""
         if self.clipnorm is not None:
