@@ -2,14 +2,17 @@
 
 - The hypothesis profile: derandomized (the same examples on every run and machine), no
   example database, a fixed budget per test, no deadline (the machine is shared; hangs
-  are caught by :func:`hang_guard` instead).
+  are caught by :func:`hang_guard` instead). Tests take it through :func:`budget`; it is
+  never loaded globally, so no other test's settings change.
 - The counters the suite reports at the end of the run (inputs tried, refusals, crashes,
   state changes after a refusal, corrupt files refused, memory growth): this module is a
   pytest plugin (``pytest_plugins = ("robustness_profile",)`` in each test module) whose
   ``pytest_terminal_summary`` prints them.
 - :func:`attempt`, the one way a fuzz test calls nncore: it returns the value or the
   refusal, checks that a refusal is a ValueError or TypeError whose message names the
-  argument, and counts anything else as a crash.
+  argument, and counts anything else as a crash. (A segfault here would end the run
+  itself; the native kernels and the CLI are also run in child processes, where one is
+  an exit code.)
 - :func:`snapshot` / :func:`assert_unchanged`: everything of a model that a refused call
   must leave bit-identical.
 - Hostile inputs: :data:`DTYPE_NAMES`, :func:`hostile_values`, :class:`FrameLike`.

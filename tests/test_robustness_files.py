@@ -24,6 +24,7 @@ import io
 import json
 import os
 import re
+import shutil
 import struct
 import subprocess
 import sys
@@ -51,6 +52,12 @@ pytest_plugins = ("robustness_profile",)
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = Path(tempfile.mkdtemp(prefix="nncore-robustness-"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_work_folder():
+    yield
+    shutil.rmtree(WORK, ignore_errors=True)
 
 # --------------------------------------------------------------------------- model files
 
@@ -169,9 +176,14 @@ JSON_LEAVES = (st.none() | st.booleans() | st.integers(-2**70, 2**70)
                                   "Dropout", "PCG64", "MT19937", "adam", "Adam", "SGD",
                                   "mse", "he_normal", "zeros", "x" * 300, "weights/0"])
                | st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=6))
-JSON_VALUES = st.recursive(JSON_LEAVES, lambda children: st.lists(children, max_size=3)
-                           | st.dictionaries(st.text(max_size=6), children, max_size=3),
-                           max_leaves=6)
+
+
+def _json_containers(children):
+    return st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children,
+                                                            max_size=3)
+
+
+JSON_VALUES = st.recursive(JSON_LEAVES, _json_containers, max_leaves=6)
 
 
 def _paths(value, prefix=()):
