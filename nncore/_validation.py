@@ -62,20 +62,30 @@ def to_array(x, name: str, dtype: np.dtype, *, ndim: int | tuple[int, ...] | Non
         raise ValueError(f"{name} holds integers too large for {dtype}.")
     # np.asarray keeps a 0-d array 0-d (np.ascontiguousarray would make it 1-D); values
     # beyond the range of a narrower dtype become inf here and are refused just below.
-    with np.errstate(over="ignore"):
-        out = np.asarray(arr, dtype=dtype, order="C")
-    if not out.flags.aligned:  # np.frombuffer at an odd offset: C may not load from it
-        out = out.copy()
+    if arr.dtype == dtype and arr.flags.c_contiguous and arr.flags.aligned:
+        out = arr  # already right: the common case of a training loop, kept cheap
+    else:
+        with np.errstate(over="ignore"):
+            out = np.asarray(arr, dtype=dtype, order="C")
+        if not out.flags.aligned:  # np.frombuffer at an odd offset: C can't load from it
+            out = out.copy()
     # One summing pass first: NaN and inf propagate into the sum, so a finite sum proves
     # every value finite; only a sum that is not finite (or overflowed) needs the check
     # element by element. For the small batches of a training loop this halves the cost.
-    with np.errstate(over="ignore", invalid="ignore"):  # large finite data may sum to inf
-        total = out.sum() if out.dtype.kind == "f" else 0.0
+    total = _finite_sum(out) if out.dtype.kind == "f" else 0.0
     if not math.isfinite(total) and not np.isfinite(out).all():
         raise ValueError(f"{name} must be finite: it holds NaN or inf"
                          + (f" (or values beyond the range of {np.dtype(dtype)})"
                             if np.isfinite(arr).all() else "") + ".")
     return out
+
+
+def _finite_sum(a: np.ndarray) -> float:
+    """``a.sum()``, inf or NaN (without a warning) when large finite data overflows."""
+    if a.dtype == np.float32:  # summed in float64, which no float32 data can overflow
+        return float(a.sum(dtype=np.float64))
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(a.sum())
 
 
 #: The largest layer width: BLAS takes dimensions as 32-bit ints.

@@ -137,6 +137,9 @@ class Sequential:
             layer.adopt(views, grad_views)
         self._flat, self._flat_grads = flat, flat_grads
         self._runs_key = None
+        # (layer, weight, gradient, regularizer) of every penalised weight, for each step.
+        self._penalties = [(layer, p, g, reg) for layer in self._layers
+                           for p, g, reg in layer.regularized()]
 
     def _trainable_runs(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Views of the flat buffers over each run of consecutive trainable layers (one
@@ -291,7 +294,8 @@ class Sequential:
                                  f"[{arr.min():g}, {arr.max():g}]")
             # Aligned as well: train_on_batch hands y to the loss kernel as it is, and the
             # native kernels refuse misaligned data (after the forward pass has run).
-            y = np.require(arr, dtype=np.int64, requirements=("C", "A"))
+            y = arr if arr.dtype == np.int64 and arr.flags.c_contiguous and \
+                arr.flags.aligned else np.require(arr, np.int64, ("C", "A"))
         else:
             y = to_array(y, name, self.dtype, ndim=(1, 2))
             if y.ndim == 1:
@@ -384,9 +388,8 @@ class Sequential:
         value = self.ops._loss(LOSS_CODES[self.loss.name], Y, out,
                                fused or self.loss.from_logits,
                                getattr(self.loss, "delta", 1.0), sw, dP)
-        for layer in self._layers:
-            for param, _, reg in layer.regularized():
-                value += self.ops._regularization_loss(param.reshape(-1), reg.l1, reg.l2)
+        for _, param, _, reg in self._penalties:
+            value += self.ops._regularization_loss(param.reshape(-1), reg.l1, reg.l2)
         return value, dP, fused
 
     def _train_step(self, X, Y, sw) -> tuple[float, np.ndarray]:
@@ -399,11 +402,10 @@ class Sequential:
                 dA = layer.backward(dA, need_dX=i > 0, from_logits=True)
             else:
                 dA = layer.backward(dA, need_dX=i > 0)
-        for layer in self._layers:
+        for layer, param, grad, reg in self._penalties:
             if layer.trainable:
-                for param, grad, reg in layer.regularized():
-                    self.ops._regularization_grad(param.reshape(-1), grad.reshape(-1),
-                                                  reg.l1, reg.l2)
+                self.ops._regularization_grad(param.reshape(-1), grad.reshape(-1),
+                                              reg.l1, reg.l2)
         if self.optimizer.clips:
             self.optimizer.clip(self._grads(), self.ops)  # per weight, as Keras's clipnorm
         self.optimizer.update(*self._trainable_runs(), self.ops)
