@@ -392,16 +392,41 @@ class Sequential:
             value += self.ops._regularization_loss(param.reshape(-1), reg.l1, reg.l2)
         return value, dP, fused
 
+    def _dense_plan(self):
+        """The backend's compiled step for this stack when every layer is Dense (made
+        again when the weights' buffer or the loss changes), else None."""
+        if not all(type(layer) is Dense for layer in self._layers):
+            return None
+        key = (id(self._flat), self.loss.name, self.loss.from_logits,
+               getattr(self.loss, "delta", 1.0), self._fused_output())
+        if getattr(self, "_plan_key", None) != key:
+            layers = self._layers
+            self._plan = self.ops.dense_plan(
+                [(layer.kernel, layer.bias) for layer in layers],
+                [(layer.grads[0], layer.grads[1] if layer.use_bias else None)
+                 for layer in layers],
+                [layer._code for layer in layers], [layer._alpha for layer in layers],
+                LOSS_CODES[self.loss.name], self.loss.from_logits,
+                getattr(self.loss, "delta", 1.0), key[-1])
+            self._plan_key = key
+        return self._plan
+
     def _train_step(self, X, Y, sw) -> tuple[float, np.ndarray]:
-        P = self._forward(X, training=True)
-        value, dA, fused = self._loss(Y, P, sw, grad=True)
-        last = len(self._layers) - 1
-        for i in range(last, -1, -1):
-            layer = self._layers[i]
-            if i == last and fused:
-                dA = layer.backward(dA, need_dX=i > 0, from_logits=True)
-            else:
-                dA = layer.backward(dA, need_dX=i > 0)
+        plan = self._dense_plan()
+        if plan is not None:  # forward, loss and backward in one compiled call
+            value, P = plan.train_step(X, Y, sw)
+            for _, param, _, reg in self._penalties:
+                value += self.ops._regularization_loss(param.reshape(-1), reg.l1, reg.l2)
+        else:
+            P = self._forward(X, training=True)
+            value, dA, fused = self._loss(Y, P, sw, grad=True)
+            last = len(self._layers) - 1
+            for i in range(last, -1, -1):
+                layer = self._layers[i]
+                if i == last and fused:
+                    dA = layer.backward(dA, need_dX=i > 0, from_logits=True)
+                else:
+                    dA = layer.backward(dA, need_dX=i > 0)
         for layer, param, grad, reg in self._penalties:
             if layer.trainable:
                 self.ops._regularization_grad(param.reshape(-1), grad.reshape(-1),

@@ -181,3 +181,43 @@ def test_warm_training_step_allocates_no_arrays(native_ops):
         tracemalloc.stop()
     assert peak - base < smallest_array, f"a warm step allocated {peak - base} bytes at peak"
     assert current - base < smallest_array, f"{current - base} bytes stayed after 50 steps"
+
+
+def test_native_dense_stacks_train_through_the_compiled_plan(native_ops):
+    dense = nn.Sequential([nn.layers.Dense(4, input_dim=3, activation="relu"),
+                           nn.layers.Dense(2, activation="softmax")], seed=0)
+    dense.compile("adam", "sparse_categorical_crossentropy")
+    assert type(dense._dense_plan()).__name__ == "DensePlan"
+    mixed = nn.Sequential([nn.layers.Dense(4, input_dim=3), nn.layers.Dropout(0.5),
+                           nn.layers.Dense(2)], seed=0)
+    mixed.compile("adam", "mse")
+    assert mixed._dense_plan() is None
+    numpy_model = nn.Sequential([nn.layers.Dense(2, input_dim=3)], seed=0, backend="numpy")
+    numpy_model.compile("sgd", "mse")
+    assert numpy_model._dense_plan() is None
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("head", HEADS, ids=[h[2] for h in HEADS])
+def test_compiled_plan_is_bit_identical_to_the_layer_path(native_ops, monkeypatch, dtype,
+                                                          head):
+    """The plan calls the same kernels in the same order as the layers do."""
+    hidden, out_act, loss, _ = head
+    units = 1 if loss == "binary_crossentropy" else 3
+    x, y = _data(np.random.default_rng(5), loss, units, n=9)
+    sw = np.linspace(0.5, 1.5, 9)
+    weights = {}
+    for path in ("plan", "layers"):
+        model = nn.Sequential([nn.layers.Dense(6, input_dim=5, activation=hidden[0]),
+                               nn.layers.Dense(4, activation=hidden[1],
+                                               kernel_regularizer="l2"),
+                               nn.layers.Dense(units, activation=out_act, use_bias=False)],
+                              seed=2, dtype=dtype)
+        model.compile(nn.optimizers.Adam(0.01), loss)
+        if path == "layers":
+            monkeypatch.setattr(model, "_dense_plan", lambda: None)
+        losses = [model.train_on_batch(x, y, sample_weight=sw) for _ in range(3)]
+        weights[path] = (losses, model.get_weights())
+    assert weights["plan"][0] == weights["layers"][0]
+    for a, b in zip(weights["plan"][1], weights["layers"][1]):
+        np.testing.assert_array_equal(a, b)

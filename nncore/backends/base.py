@@ -644,6 +644,18 @@ class Backend(abc.ABC):
                 self._scale(g, c / norm)
         return norm
 
+    # ------------------------------------------------------------- compiled steps
+    def dense_plan(self, weights: list, grads: list, codes: list[int], alphas: list[float],
+                   loss_code: int, from_logits: bool, delta: float, fused: bool):
+        """A compiled training step for a stack of Dense layers, or None.
+
+        A backend that has one returns an object whose ``train_step(X, T, sw)`` runs the
+        forward pass, the loss and the backward pass of every layer in one call and
+        returns ``(loss, output)``, computing exactly what the layer-by-layer kernel calls
+        compute. The numpy backend has none: its layers run one by one.
+        """
+        return None
+
     # ------------------------------------------------------------- kernels
     # Arguments arrive validated: C-contiguous, one float dtype, consistent shapes; the
     # optimizer and helper kernels get flat 1-D views. Each writes only its outputs.

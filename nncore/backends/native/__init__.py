@@ -5,7 +5,7 @@ Importing this package fails with ImportError when the extension modules were no
 """
 from nncore.backends.base import Backend
 from nncore.backends.native import (
-    _activations, _dense, _elementwise, _losses, _normalization, _optimizers,
+    _activations, _dense, _elementwise, _losses, _normalization, _optimizers, _plan,
 )
 
 
@@ -30,3 +30,9 @@ class NativeBackend(Backend):
     _clip_by_value = staticmethod(_elementwise.clip_by_value)
     _sum_squares = staticmethod(_elementwise.sum_squares)
     _scale = staticmethod(_elementwise.scale)
+
+    def dense_plan(self, weights, grads, codes, alphas, loss_code, from_logits, delta,
+                   fused):
+        """The whole step in one call with the GIL released (see _plan.DensePlan)."""
+        return _plan.DensePlan(weights, grads, codes, alphas, loss_code, from_logits,
+                               delta, fused)

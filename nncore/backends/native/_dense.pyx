@@ -15,23 +15,10 @@ from cython cimport floating
 from nncore.backends.native._checks cimport check_matrix, check_vector
 from libc.limits cimport INT_MAX
 
-from nncore.backends.native._blas cimport gemm
+from nncore.backends.native._dense_core cimport (
+    NNC_NUM_ACTIVATIONS, dense_backward, dense_forward,
+)
 
-cdef extern from "activations.h" nogil:
-    enum:
-        NNC_NUM_ACTIVATIONS
-    void nnc_bias_activation_f32(int code, Py_ssize_t n, Py_ssize_t m, float *Z,
-                                 const float *b, float *Y, double alpha)
-    void nnc_bias_activation_f64(int code, Py_ssize_t n, Py_ssize_t m, double *Z,
-                                 const double *b, double *Y, double alpha)
-    void nnc_activation_backward_colsum_f32(int code, Py_ssize_t n, Py_ssize_t m,
-                                            const float *dY, const float *Z,
-                                            const float *Y, float *dZ, float *db,
-                                            double alpha)
-    void nnc_activation_backward_colsum_f64(int code, Py_ssize_t n, Py_ssize_t m,
-                                            const double *dY, const double *Z,
-                                            const double *Y, double *dZ, double *db,
-                                            double alpha)
 
 cdef int check_sizes(int code, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m) except -1:
     if code < 0 or code >= NNC_NUM_ACTIVATIONS:
@@ -58,12 +45,7 @@ def forward(const floating[:, ::1] X, const floating[:, ::1] W,
         check_vector(b, m, "b")
         b_ptr = &b[0]
     with nogil:
-        gemm(False, False, <int>n, <int>m, <int>k, <floating>1, &X[0, 0], &W[0, 0],
-             <floating>0, &Z[0, 0])
-        if floating is float:
-            nnc_bias_activation_f32(code, n, m, &Z[0, 0], b_ptr, &Y[0, 0], alpha)
-        else:
-            nnc_bias_activation_f64(code, n, m, &Z[0, 0], b_ptr, &Y[0, 0], alpha)
+        dense_forward(code, alpha, n, k, m, &X[0, 0], &W[0, 0], b_ptr, &Z[0, 0], &Y[0, 0])
 
 
 def backward(const floating[:, ::1] dY, const floating[:, ::1] X,
@@ -90,15 +72,7 @@ def backward(const floating[:, ::1] dY, const floating[:, ::1] X,
         db_ptr = &db[0]
     if need_dX:
         check_matrix(dX, n, k, "dX")
+    cdef floating *dX_ptr = &dX[0, 0] if need_dX else NULL
     with nogil:
-        if floating is float:
-            nnc_activation_backward_colsum_f32(code, n, m, &dY[0, 0], &Z[0, 0], &Y[0, 0],
-                                               &dZ[0, 0], db_ptr, alpha)
-        else:
-            nnc_activation_backward_colsum_f64(code, n, m, &dY[0, 0], &Z[0, 0], &Y[0, 0],
-                                               &dZ[0, 0], db_ptr, alpha)
-        gemm(True, False, <int>k, <int>m, <int>n, <floating>1, &X[0, 0], &dZ[0, 0],
-             <floating>0, &dW[0, 0])
-        if need_dX:
-            gemm(False, True, <int>n, <int>k, <int>m, <floating>1, &dZ[0, 0], &W[0, 0],
-                 <floating>0, &dX[0, 0])
+        dense_backward(code, alpha, n, k, m, &dY[0, 0], &X[0, 0], &W[0, 0], &Z[0, 0],
+                       &Y[0, 0], &dZ[0, 0], &dW[0, 0], db_ptr, dX_ptr)
