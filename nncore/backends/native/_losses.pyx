@@ -9,24 +9,10 @@ from nncore.backends.native._checks cimport check_aligned, check_matrix, check_v
 from libc.stdint cimport int64_t
 
 from nncore.backends.base import LOSS_CODES
-
-
-cdef extern from "losses.h" nogil:
-    enum nnc_loss_code:
-        NNC_LOSS_MSE
-        NNC_LOSS_MAE
-        NNC_LOSS_HUBER
-        NNC_LOSS_BCE
-        NNC_LOSS_CCE
-        NNC_LOSS_SCCE
-        NNC_LOSS_COUNT
-
-    double nnc_loss_f32(int code, Py_ssize_t n, Py_ssize_t d, const float *T,
-                        const int64_t *labels, const float *P, const float *sw, float *dP,
-                        int from_logits, double delta)
-    double nnc_loss_f64(int code, Py_ssize_t n, Py_ssize_t d, const double *T,
-                        const int64_t *labels, const double *P, const double *sw,
-                        double *dP, int from_logits, double delta)
+from nncore.backends.native._loss_core cimport (
+    NNC_LOSS_BCE, NNC_LOSS_CCE, NNC_LOSS_COUNT, NNC_LOSS_HUBER, NNC_LOSS_MAE, NNC_LOSS_MSE,
+    NNC_LOSS_SCCE, nnc_loss_f32, nnc_loss_f64,
+)
 
 
 # The C switch and the Python names must agree; refuse to import rather than compute

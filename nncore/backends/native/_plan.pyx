@@ -16,20 +16,12 @@ from libc.stdint cimport int64_t, uintptr_t
 
 import numpy as np
 
+from nncore.backends.native._loss_core cimport (
+    NNC_LOSS_COUNT, NNC_LOSS_SCCE, nnc_loss_f32, nnc_loss_f64,
+)
 from nncore.backends.native._dense_core cimport (
     NNC_LINEAR, NNC_NUM_ACTIVATIONS, dense_backward, dense_forward,
 )
-
-cdef extern from "losses.h" nogil:
-    enum:
-        NNC_LOSS_COUNT
-        NNC_LOSS_SCCE
-    double nnc_loss_f32(int code, Py_ssize_t n, Py_ssize_t d, const float *T,
-                        const int64_t *labels, const float *P, const float *sw, float *dP,
-                        int from_logits, double delta)
-    double nnc_loss_f64(int code, Py_ssize_t n, Py_ssize_t d, const double *T,
-                        const int64_t *labels, const double *P, const double *sw,
-                        double *dP, int from_logits, double delta)
 
 cdef enum:
     MAX_LAYERS = 64

@@ -1,0 +1,19 @@
+"""The C loss kernel (csrc/losses.h), for the loss wrapper and the compiled step."""
+from libc.stdint cimport int64_t
+
+cdef extern from "losses.h" nogil:
+    enum nnc_loss_code:
+        NNC_LOSS_MSE
+        NNC_LOSS_MAE
+        NNC_LOSS_HUBER
+        NNC_LOSS_BCE
+        NNC_LOSS_CCE
+        NNC_LOSS_SCCE
+        NNC_LOSS_COUNT
+
+    double nnc_loss_f32(int code, Py_ssize_t n, Py_ssize_t d, const float *T,
+                        const int64_t *labels, const float *P, const float *sw, float *dP,
+                        int from_logits, double delta)
+    double nnc_loss_f64(int code, Py_ssize_t n, Py_ssize_t d, const double *T,
+                        const int64_t *labels, const double *P, const double *sw,
+                        double *dP, int from_logits, double delta)
