@@ -388,9 +388,12 @@ class Sequential:
         value = self.ops._loss(LOSS_CODES[self.loss.name], Y, out,
                                fused or self.loss.from_logits,
                                getattr(self.loss, "delta", 1.0), sw, dP)
-        for _, param, _, reg in self._penalties:
-            value += self.ops._regularization_loss(param.reshape(-1), reg.l1, reg.l2)
-        return value, dP, fused
+        return value + self._penalty(), dP, fused
+
+    def _penalty(self) -> float:
+        """The regularization penalties of every regularized weight, added to the loss."""
+        return sum(self.ops._regularization_loss(param.reshape(-1), reg.l1, reg.l2)
+                   for _, param, _, reg in self._penalties)
 
     def _dense_plan(self):
         """The backend's compiled step for this stack when every layer is Dense (made
@@ -415,8 +418,7 @@ class Sequential:
         plan = self._dense_plan()
         if plan is not None:  # forward, loss and backward in one compiled call
             value, P = plan.train_step(X, Y, sw)
-            for _, param, _, reg in self._penalties:
-                value += self.ops._regularization_loss(param.reshape(-1), reg.l1, reg.l2)
+            value += self._penalty()
         else:
             P = self._forward(X, training=True)
             value, dA, fused = self._loss(Y, P, sw, grad=True)
