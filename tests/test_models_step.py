@@ -221,3 +221,15 @@ def test_compiled_plan_is_bit_identical_to_the_layer_path(native_ops, monkeypatc
     assert weights["plan"][0] == weights["layers"][0]
     for a, b in zip(weights["plan"][1], weights["layers"][1]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_stacks_deeper_than_a_plan_train_layer_by_layer(native_ops):
+    from nncore.backends.native import _plan
+
+    depth = _plan.MAX_PLAN_LAYERS + 1
+    model = nn.Sequential([nn.layers.Dense(2, input_dim=2)] +
+                          [nn.layers.Dense(2) for _ in range(depth - 1)], seed=0)
+    model.compile(nn.optimizers.SGD(0.01), "mse")
+    assert model._dense_plan() is None
+    loss = model.train_on_batch(np.ones((3, 2)), np.zeros((3, 2)))
+    assert np.isfinite(loss)

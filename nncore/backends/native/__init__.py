@@ -34,5 +34,7 @@ class NativeBackend(Backend):
     def dense_plan(self, weights, grads, codes, alphas, loss_code, from_logits, delta,
                    fused):
         """The whole step in one call with the GIL released (see _plan.DensePlan)."""
+        if len(weights) > _plan.MAX_PLAN_LAYERS:
+            return None
         return _plan.DensePlan(weights, grads, codes, alphas, loss_code, from_logits,
                                delta, fused)

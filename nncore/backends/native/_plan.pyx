@@ -26,6 +26,9 @@ from nncore.backends.native._dense_core cimport (
 cdef enum:
     MAX_LAYERS = 64
 
+#: The deepest stack a plan takes; deeper models train layer by layer.
+MAX_PLAN_LAYERS = MAX_LAYERS
+
 
 cdef char *_data(object a, Py_ssize_t itemsize, char kind, int ndim, Py_ssize_t rows,
                  Py_ssize_t cols, bint writable, str name) except NULL:
