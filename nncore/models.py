@@ -109,8 +109,7 @@ class Sequential:
             return
         if not self._layers:
             raise ValueError("The model has no layers; add() some before building it.")
-        dim = self._output_dim(input_dim)  # checks every layer's expectation first
-        del dim
+        self._output_dim(input_dim)  # checks every layer's expectation before any build
         dim = input_dim
         for layer in self._layers:
             layer.build(dim, self.dtype, self.ops, self.rng)
