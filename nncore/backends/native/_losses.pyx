@@ -11,7 +11,7 @@ from libc.stdint cimport int64_t
 from nncore.backends.base import LOSS_CODES
 from nncore.backends.native._loss_core cimport (
     NNC_LOSS_BCE, NNC_LOSS_CCE, NNC_LOSS_COUNT, NNC_LOSS_HUBER, NNC_LOSS_MAE, NNC_LOSS_MSE,
-    NNC_LOSS_SCCE, nnc_loss_f32, nnc_loss_f64,
+    NNC_LOSS_SCCE, check_labels, nnc_loss_f32, nnc_loss_f64,
 )
 
 
@@ -36,7 +36,7 @@ def loss(int code, object T, const floating[:, ::1] P, bint from_logits, double 
     refuse a wrong dtype or a non-contiguous array, and the shapes are checked here, so
     the C kernel never reads or writes out of bounds.
     """
-    cdef Py_ssize_t n = P.shape[0], d = P.shape[1], i
+    cdef Py_ssize_t n = P.shape[0], d = P.shape[1]
     cdef const floating[:, ::1] T2
     cdef const int64_t[::1] labels
     cdef const floating[::1] W
@@ -45,7 +45,6 @@ def loss(int code, object T, const floating[:, ::1] P, bint from_logits, double 
     cdef const int64_t *l_ptr = NULL
     cdef const floating *w_ptr = NULL
     cdef floating *g_ptr = NULL
-    cdef bint bad = False
     cdef double value
 
     check_matrix(P, n, d, "P")
@@ -59,13 +58,7 @@ def loss(int code, object T, const floating[:, ::1] P, bint from_logits, double 
         if labels.shape[0] != n:
             raise ValueError(f"labels must have shape ({n},). Received: {labels.shape[0]}")
         check_aligned(&labels[0], sizeof(int64_t), "labels")
-        with nogil:
-            for i in range(n):
-                if labels[i] < 0 or labels[i] >= d:
-                    bad = True
-                    break
-        if bad:
-            raise ValueError(f"labels must be in [0, {d}).")
+        check_labels(&labels[0], n, d, "labels")
         l_ptr = &labels[0]
     else:
         T2 = T

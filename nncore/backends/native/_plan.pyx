@@ -17,7 +17,7 @@ from libc.stdint cimport int64_t, uintptr_t
 import numpy as np
 
 from nncore.backends.native._loss_core cimport (
-    NNC_LOSS_COUNT, NNC_LOSS_SCCE, nnc_loss_f32, nnc_loss_f64,
+    NNC_LOSS_COUNT, NNC_LOSS_SCCE, check_labels, nnc_loss_f32, nnc_loss_f64,
 )
 from nncore.backends.native._dense_core cimport (
     NNC_LINEAR, NNC_NUM_ACTIVATIONS, dense_backward, dense_forward,
@@ -164,24 +164,17 @@ cdef class DensePlan:
         ((n,) int64 labels for sparse cross-entropy, else (n, m_last) of the weights'
         dtype) and sample weights ``sw`` ((n,) or None). Writes every gradient; returns
         ``(loss, Y)`` with ``Y`` the last layer's output (reused by the next step)."""
-        cdef Py_ssize_t n = len(X), d = self.m[self.L - 1], i
+        cdef Py_ssize_t n = len(X), d = self.m[self.L - 1]
         cdef char *x = _data(X, self.itemsize, b"f", 2, n, self.k[0], False, "X")
         cdef char *t = NULL
         cdef const int64_t *labels = NULL
         cdef char *w = NULL
-        cdef bint bad = False
         cdef double value
         if n < 1:
             raise ValueError("X must hold at least one row.")
         if self.loss_code == NNC_LOSS_SCCE:
             labels = <const int64_t *>_data(T, 8, b"i", 1, n, 0, False, "T")
-            with nogil:
-                for i in range(n):
-                    if labels[i] < 0 or labels[i] >= d:
-                        bad = True
-                        break
-            if bad:
-                raise ValueError(f"T labels must be in [0, {d}).")
+            check_labels(labels, n, d, "T labels")
         else:
             t = _data(T, self.itemsize, b"f", 2, n, d, False, "T")
         if sw is not None:
