@@ -565,7 +565,10 @@ class Sequential:
     def predict(self, x, batch_size: int | None = None, verbose=0) -> np.ndarray:
         """The outputs for ``x`` (inference: dropout off, moving statistics in batch norm)."""
         batch_size = 32 if batch_size is None else check_int(batch_size, "batch_size", low=1)
-        x = self._check_x(x)
+        return self._predict(self._check_x(x), batch_size)
+
+    def _predict(self, x: np.ndarray, batch_size: int) -> np.ndarray:
+        """:meth:`predict` on an ``x`` already checked by ``_check_x``."""
         self.build(x.shape[1])
         out = np.empty((len(x), self.output_dim), dtype=self.dtype)
         for start in range(0, len(x), batch_size):
@@ -592,7 +595,7 @@ class Sequential:
     def predict_on_batch(self, x) -> np.ndarray:
         """The outputs for one batch ``x``."""
         x = self._check_x(x)  # first: len() of a 0-d or ragged input is no message for x
-        return self.predict(x, batch_size=len(x))
+        return self._predict(x, len(x))
 
     # ------------------------------------------------------------ config and files
     def get_config(self) -> dict:
