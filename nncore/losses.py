@@ -25,6 +25,8 @@ class Loss:
     """A loss with its options; ``loss(y_true, y_pred, sample_weight=None) -> float``."""
 
     name = ""
+    #: Huber's threshold; the kernels take it for every loss and the others ignore it.
+    delta = 1.0
 
     def __init__(self, from_logits: bool = False):
         self.from_logits = bool(from_logits)

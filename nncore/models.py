@@ -386,7 +386,7 @@ class Sequential:
         dP = self._layers[-1]._buffer("dloss", out.shape) if grad else None
         value = self.ops._loss(LOSS_CODES[self.loss.name], Y, out,
                                fused or self.loss.from_logits,
-                               getattr(self.loss, "delta", 1.0), sw, dP)
+                               self.loss.delta, sw, dP)
         return value + self._penalty(), dP, fused
 
     def _penalty(self) -> float:
@@ -400,7 +400,7 @@ class Sequential:
         if not all(type(layer) is Dense for layer in self._layers):
             return None
         key = (id(self._flat), self.loss.name, self.loss.from_logits,
-               getattr(self.loss, "delta", 1.0), self._fused_output())
+               self.loss.delta, self._fused_output())
         if getattr(self, "_plan_key", None) != key:
             layers = self._layers
             self._plan = self.ops.dense_plan(
@@ -409,7 +409,7 @@ class Sequential:
                  for layer in layers],
                 [layer._code for layer in layers], [layer._alpha for layer in layers],
                 LOSS_CODES[self.loss.name], self.loss.from_logits,
-                getattr(self.loss, "delta", 1.0), key[-1])
+                self.loss.delta, key[-1])
             self._plan_key = key
         return self._plan
 
