@@ -110,8 +110,8 @@ def _measure(candidates: dict[str, Callable[[], object]], plan: Plan) -> dict[st
     """Samples of every candidate, one candidate after the other: a pause, the warm-up,
     then its repetitions back to back.
 
-    Not interleaved run by run: numpy's OpenBLAS, scipy's OpenBLAS (the native backend's)
-    and PyTorch's OpenMP are separate thread pools, and the workers of the one that just
+    Not interleaved run by run: numpy's OpenBLAS, scipy's OpenBLAS and PyTorch's OpenMP
+    are separate thread pools, and the workers of the one that just
     ran keep spinning for a while (OpenBLAS: about 0.1 s) on the two cores the next one
     needs. Interleaved on this machine, the GEMM-only epoch ran 2x slower right after an
     nncore epoch. The pause and the warm-up let those threads fall asleep first.
@@ -654,7 +654,17 @@ def environment(torch, load_at_start) -> dict:
         "openblas_env": _openblas_env(),
         "torch_threads": None if torch is None else torch.get_num_threads(),
         "nncore_default_backend": backends.backend(),
+        "nncore_native_blas": _native_blas(),
     }
+
+
+def _native_blas() -> str | None:
+    """The library the native backend's GEMMs call (NumPy's OpenBLAS or scipy's)."""
+    try:
+        from nncore.backends.native import _dense
+    except ImportError:
+        return None
+    return _dense.BLAS
 
 
 # ---------------------------------------------------------------- report
@@ -828,6 +838,7 @@ def format_markdown(report: dict) -> str:
         f"- data: {report['data']['note']}",
         f"- PyTorch threads: {env['torch_threads'] or '-'}; nncore default backend: "
         f"{env['nncore_default_backend']}; ratios use the {report['ratio_backend']} backend",
+        f"- native backend's GEMMs call: {env['nncore_native_blas'] or 'not built'}",
     ]
     for name, why in skipped.items():
         out.append(f"- skipped {name}: {why}")

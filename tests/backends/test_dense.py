@@ -1,9 +1,15 @@
 """The dense layer ``Y = act(X @ W + b)`` and its backward on both backends: against its
 definition, native against numpy, finite differences, zero sizes, scratch and output
 arrays, and argument checks."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from nncore import backends
 from nncore.backends.base import ACTIVATION_CODES, ACTIVATIONS
 
 from conftest import FD_ATOL, FD_RTOL, assert_close, numerical_grad
@@ -281,3 +287,40 @@ def test_native_kernels_refuse_what_they_cannot_read(native_ops):
         _dense.backward(dY, X, W, Z, Y, relu, 0.0, dZ, dW, np.empty(3), dX)
     with pytest.raises((TypeError, ValueError)):
         _dense.backward(dY, X, W, Z, Y, relu, 0.0, dZ, dW.astype(np.float32), db, dX)
+
+
+# --------------------------------------------------------------------------- which BLAS
+native_only = pytest.mark.skipif(not backends.native_available(),
+                                 reason="the native backend is not built")
+
+
+@native_only
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc/self/maps")
+def test_gemm_calls_numpys_openblas_when_it_is_loaded():
+    from nncore.backends.native import _dense
+
+    maps = Path("/proc/self/maps").read_text()
+    numpys = {os.path.realpath(line.split()[-1]) for line in maps.splitlines()
+              if "libscipy_openblas64_" in line}
+    if numpys:
+        assert _dense.BLAS in numpys
+    else:
+        assert _dense.BLAS == "scipy.linalg.cython_blas"
+
+
+@native_only
+def test_scipy_blas_fallback_gives_the_same_results():
+    """NNCORE_BLAS=scipy makes the kernels call scipy's BLAS: the dense and plan tests
+    then run again on that path, in a child process (the choice is made at import)."""
+    here = Path(__file__).resolve().parent
+    env = dict(os.environ, NNCORE_BLAS="scipy")
+    result = subprocess.run(
+        [sys.executable, "-c",
+         "import sys, pytest\n"
+         "from nncore.backends.native import _dense\n"
+         "assert _dense.BLAS == 'scipy.linalg.cython_blas', _dense.BLAS\n"
+         "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', '-k', 'not blas', "
+         f"{str(here / 'test_dense.py')!r}, {str(here / 'test_plan.py')!r}]))"],
+        env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout

@@ -1,4 +1,4 @@
-# distutils: sources = csrc/activations.c
+# distutils: sources = csrc/activations.c csrc/blas.c
 # cython: boundscheck=False, wraparound=False, initializedcheck=False
 """Native dense-layer kernels: one BLAS GEMM plus one fused C pass each way.
 
@@ -12,12 +12,16 @@ they are tested against. The GIL is released from the first GEMM to the last pas
 # just its data pointer, which C never dereferences when a size is 0.
 from cython cimport floating
 
+from nncore.backends.native._blas cimport find_blas
 from nncore.backends.native._checks cimport check_matrix, check_vector
 from libc.limits cimport INT_MAX
 
 from nncore.backends.native._dense_core cimport (
     NNC_NUM_ACTIVATIONS, dense_backward, dense_forward,
 )
+
+#: The BLAS library the GEMMs of this module call.
+BLAS = find_blas()
 
 
 cdef int check_sizes(int code, Py_ssize_t n, Py_ssize_t k, Py_ssize_t m) except -1:

@@ -1,4 +1,4 @@
-# distutils: sources = csrc/activations.c csrc/losses.c
+# distutils: sources = csrc/activations.c csrc/losses.c csrc/blas.c
 # cython: boundscheck=False, wraparound=False, initializedcheck=False
 """A compiled training step for a stack of Dense layers.
 
@@ -16,6 +16,7 @@ from libc.stdint cimport int64_t, uintptr_t
 
 import numpy as np
 
+from nncore.backends.native._blas cimport find_blas
 from nncore.backends.native._loss_core cimport (
     NNC_LOSS_COUNT, NNC_LOSS_SCCE, check_labels, nnc_loss_f32, nnc_loss_f64,
 )
@@ -28,6 +29,8 @@ cdef enum:
 
 #: The deepest stack a plan takes; deeper models train layer by layer.
 MAX_PLAN_LAYERS = MAX_LAYERS
+
+find_blas()
 
 
 cdef char *_data(object a, Py_ssize_t itemsize, char kind, int ndim, Py_ssize_t rows,
