@@ -21,8 +21,6 @@
  *            w -= alpha * m / (sqrt(v) + eps),
  *            alpha = lr * sqrt(1 - beta_2^step) / (1 - beta_1^step), step >= 1
  *
- * Arrays of 65,536 elements and more are split over the pool's threads (parallel.h);
- * every element's update is independent, so the result does not depend on the split.
  * Subnormal values are flushed to zero during an update (simd.h says why).
  */
 #ifndef NNCORE_OPTIMIZERS_H

@@ -1,19 +1,16 @@
-# distutils: sources = csrc/optimizers.c csrc/parallel.c
+# distutils: sources = csrc/optimizers.c
 """Fused optimizer updates (csrc/optimizers.c) for the native backend.
 
 Same names, arguments and semantics as nncore.backends.numpy_backend.optimizers: flat
 arrays of one dtype updated in place, optional state None. Each update is one pass over
-memory with the GIL released, split over the cores for long arrays (csrc/parallel.h) and
-with subnormals flushed to zero (csrc/simd.h). The typed memoryviews refuse a wrong dtype, a non-contiguous
-or a read-only array; lengths are checked here, so C never reads out of bounds.
+memory with the GIL released and subnormals flushed to zero (csrc/simd.h). The typed
+memoryviews refuse a wrong dtype, a non-contiguous or a read-only array; lengths are
+checked here, so C never reads out of bounds.
 """
 from cython cimport floating
 
 from nncore.backends.native._checks cimport check_vector
 from libc.stddef cimport ptrdiff_t
-
-cdef extern from "parallel.h" nogil:
-    int nnc_parallel_threads()
 
 cdef extern from "optimizers.h" nogil:
     void nnc_sgd_f32(ptrdiff_t n, float *w, const float *g, float *v, double lr,
@@ -36,11 +33,6 @@ cdef extern from "optimizers.h" nogil:
     void nnc_adam_f64(ptrdiff_t n, double *w, const double *g, double *m, double *v,
                       double *vhat, double lr, double beta_1, double beta_2, double eps,
                       long long step, double wd)
-
-
-def threads() -> int:
-    """How many threads an update long enough to split runs on (NNCORE_THREADS caps it)."""
-    return nnc_parallel_threads()
 
 
 def sgd(floating[::1] w, const floating[::1] g, floating[::1] v, double lr,
