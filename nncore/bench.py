@@ -2,9 +2,11 @@
 
 Run ``python -m nncore bench`` (or ``python benchmarks/run.py`` from a checkout); add
 ``--quick`` for a smoke run. Every number is the median of several repetitions after a
-warm-up, and every ratio divides two numbers measured in the same run, one engine right
-after the other: these machines are shared and noisy, so a ratio from one run means
-something and a time on its own does not.
+warm-up, and every ratio divides numbers measured in the same run, side by side: these
+machines are shared and noisy, so a ratio from one run means something and a time on its
+own does not. An epoch of nncore is timed in rounds interleaved with the GEMM-only bound
+and its ratio is the median of the per-round ratios; everything else is timed one engine
+after the other.
 
 What is measured (the MLP is 784-256-128-10, relu, relu, softmax, Adam, float32):
 
@@ -63,10 +65,10 @@ TINY_VS_TORCH = 10.0      # 4-8-8-3 Adam step: PyTorch time / nncore time
 PREDICT_VS_TORCH = 10.0   # one-row predict: PyTorch time / nncore time
 PEAK_MEMORY_RATIO = 1.2   # fit epoch peak / (params + grads + slots + one batch of activations)
 RUNTIME_LIMIT_S = 300.0   # the whole default run
-#: A busy machine shows as repetitions that spread (max > 1.5 x min) or as a bound that
-#: drifts (its two brackets more than 25% apart); the rows that rest on them are marked.
+SMALL_INT_CACHE = 256     # CPython keeps one object for each int up to this one
+#: A busy machine shows as repetitions, or per-round ratios to the bound, that spread
+#: (max > 1.5 x min); the rows that rest on them are marked.
 NOISE_SPREAD = 1.5
-NOISE_DRIFT = 1.25
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +78,7 @@ class Plan:
     batch_sizes: tuple[int, ...] = (32, 128, 512)
     rows: int = 8000
     warmup: int = 1
-    reps: int = 5
+    reps: int = 7              # repetitions, and rounds of the epoch measure
     tiny_steps: int = 200      # train steps per repetition (tiny nets)
     row_calls: int = 500       # one-row predict calls per repetition
     batch_calls: int = 20      # 512-row predict calls per repetition
@@ -110,11 +112,11 @@ def _measure(candidates: dict[str, Callable[[], object]], plan: Plan) -> dict[st
     """Samples of every candidate, one candidate after the other: a pause, the warm-up,
     then its repetitions back to back.
 
-    Not interleaved run by run: numpy's OpenBLAS, scipy's OpenBLAS and PyTorch's OpenMP
-    are separate thread pools, and the workers of the one that just
-    ran keep spinning for a while (OpenBLAS: about 0.1 s) on the two cores the next one
-    needs. Interleaved on this machine, the GEMM-only epoch ran 2x slower right after an
-    nncore epoch. The pause and the warm-up let those threads fall asleep first.
+    For blocks that PyTorch takes part in: its OpenMP pool is separate from NumPy's
+    OpenBLAS, and the workers of the pool that just ran keep spinning for a while
+    (about 0.1 s) on the two cores the next engine needs, so interleaving
+    PyTorch with the others would make each pay for the other's threads. The pause and
+    the warm-up let those threads fall asleep first.
     """
     samples: dict[str, list[float]] = {}
     for name, fn in candidates.items():
@@ -123,6 +125,27 @@ def _measure(candidates: dict[str, Callable[[], object]], plan: Plan) -> dict[st
             fn()
         samples[name] = [_timed(fn) for _ in range(plan.reps)]
     return samples
+
+
+def _measure_rounds(candidates: dict[str, Callable[[], object]],
+                    plan: Plan) -> list[dict[str, float]]:
+    """Seconds of every candidate in ``plan.reps`` rounds: in each round every candidate
+    once, in the order of ``candidates``, back to back; one dict per round. A pause and a
+    warm-up round (``plan.warmup``) come first.
+
+    Interleaved so that a change of the machine's load between rounds slows both sides
+    of a round's ratio, where in blocks it slows one engine only. That is sound here
+    because the candidates share one thread pool: the native backend's GEMMs call NumPy's
+    own OpenBLAS, the same library and threads as the bound's ``numpy.matmul``, and the
+    numpy backend uses it too, so no candidate pays for another's spinning BLAS workers.
+    (``NNCORE_BLAS=scipy`` brings a second pool back; the report names the library the
+    native GEMMs call.)
+    """
+    time.sleep(plan.switch_pause_s)  # PyTorch may have run just before: its OpenMP spins
+    for _ in range(plan.warmup):
+        for fn in candidates.values():
+            fn()
+    return [{name: _timed(fn) for name, fn in candidates.items()} for _ in range(plan.reps)]
 
 
 def _summary(samples: dict[str, list[float]], per: int = 1) -> dict[str, dict]:
@@ -134,6 +157,11 @@ def _summary(samples: dict[str, list[float]], per: int = 1) -> dict[str, dict]:
 def _noisy(summary: dict) -> bool:
     """True when the repetitions of one measure spread too far to trust its median."""
     return summary["max"] > NOISE_SPREAD * summary["min"]
+
+
+def _spread(values: list[float]) -> bool:
+    """True when per-round ratios spread too far to trust their median."""
+    return max(values) > NOISE_SPREAD * min(values)
 
 
 # ---------------------------------------------------------------- data
@@ -291,48 +319,70 @@ def _torch_trainer(torch, net, opt, loss_fn, batches) -> Callable[[], None]:
 
 # ---------------------------------------------------------------- measurements
 def bench_epochs(plan: Plan, x, y, engines: dict, torch, torch_variants) -> dict:
-    """Seconds per epoch of every engine at every batch size, with ratios to the bound."""
+    """Seconds per epoch of every engine at every batch size, with ratios to the bound.
+
+    The bound and nncore's candidates (every backend, ``fit`` and the loop) are measured
+    in interleaved rounds (:func:`_measure_rounds`); PyTorch follows as a block after a
+    pause (:func:`_measure`), since its OpenMP pool is not NumPy's.
+    """
     out = {}
     for batch in plan.batch_sizes:
         _progress(f"epoch, batch {batch}")
-        bound_epoch = gemm_bound_epoch(x, batch)
-        candidates = {"bound": bound_epoch}
+        paired = {"bound": gemm_bound_epoch(x, batch)}
         for backend in engines:
-            candidates[f"{backend}_fit"] = _nncore_fit(backend, x, y, batch)
-            candidates[f"{backend}_loop"] = _nncore_loop(backend, x, y, batch)
-            if backend == next(iter(engines)):
-                # The bound again right after the engine of the targets: if the machine's
-                # load changed during that engine's block, the two brackets disagree.
-                candidates["bound_after"] = bound_epoch
-        if torch is not None:
-            xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-            batches = [(xt[s:s + batch], yt[s:s + batch]) for s in range(0, len(x), batch)]
-            for variant in torch_variants:
-                net = _torch_net(torch, MLP_SIZES, torch.nn.ReLU)
-                candidates[f"torch_{variant}"] = _torch_trainer(
-                    torch, net, _torch_adam(torch, net, variant), torch.nn.CrossEntropyLoss(),
-                    batches)
-        seconds = _summary(_measure(candidates, plan))
-        brackets = {"before": seconds["bound"], "after": seconds.pop("bound_after")}
-        # The quieter bracket is the bound: a bound slowed by a burst of load elsewhere
-        # must not make nncore's ratio look better than it is.
-        seconds["bound"] = min(brackets.values(), key=lambda v: v["median"])
-        bound = seconds["bound"]
-        drift = max(v["median"] for v in brackets.values()) / bound["median"]
-        out[str(batch)] = {
-            "steps": math.ceil(len(x) / batch),
-            "seconds": seconds,
-            "bound_brackets": brackets,
-            "bound_drift": drift,
-            "noisy": sorted(k for k, v in seconds.items() if _noisy(v))
-                     + (["bound"] if drift > NOISE_DRIFT and not _noisy(bound) else []),
-            "ratio_to_bound": {k: v["median"] / bound["median"] for k, v in seconds.items()
-                               if k != "bound"},
-            # fastest / fastest: what a ratio looks like with the machine's noise removed
-            "ratio_to_bound_of_minimums": {k: v["min"] / bound["min"]
-                                           for k, v in seconds.items() if k != "bound"},
-        }
+            paired[f"{backend}_fit"] = _nncore_fit(backend, x, y, batch)
+            paired[f"{backend}_loop"] = _nncore_loop(backend, x, y, batch)
+        rounds = _measure_rounds(paired, plan)
+        unpaired = _measure(_torch_epochs(torch, torch_variants, x, y, batch), plan)
+        out[str(batch)] = _epoch_entry(rounds, unpaired, math.ceil(len(x) / batch))
     return out
+
+
+def _torch_epochs(torch, torch_variants, x, y, batch: int) -> dict[str, Callable[[], None]]:
+    """An epoch of PyTorch for each Adam variant (none when PyTorch is not installed)."""
+    if torch is None:
+        return {}
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    batches = [(xt[s:s + batch], yt[s:s + batch]) for s in range(0, len(x), batch)]
+    candidates = {}
+    for variant in torch_variants:
+        net = _torch_net(torch, MLP_SIZES, torch.nn.ReLU)
+        candidates[f"torch_{variant}"] = _torch_trainer(
+            torch, net, _torch_adam(torch, net, variant), torch.nn.CrossEntropyLoss(), batches)
+    return candidates
+
+
+def _epoch_entry(rounds: list[dict[str, float]], unpaired: dict[str, list[float]],
+                steps: int) -> dict:
+    """The report of one batch size from the rounds of the bound and nncore's candidates
+    and the samples of the candidates measured apart (PyTorch).
+
+    A paired candidate's ratio is the median of its per-round ratios (its time in round i
+    / the bound's in round i): load that changes between rounds cancels out. An unpaired
+    one's is its median / the bound's median. A ratio is noisy when the candidate's
+    samples, or its per-round ratios, spread more than ``NOISE_SPREAD``; an unpaired one
+    also when the bound's samples do.
+    """
+    paired = {name: [r[name] for r in rounds] for name in rounds[0]}
+    seconds = _summary({**paired, **unpaired})
+    bound = seconds["bound"]
+    round_ratios = {name: [t / b for t, b in zip(times, paired["bound"])]
+                    for name, times in paired.items() if name != "bound"}
+    ratios = {name: statistics.median(r) for name, r in round_ratios.items()}
+    ratios.update({name: seconds[name]["median"] / bound["median"] for name in unpaired})
+    noisy = [name for name, r in round_ratios.items() if _noisy(seconds[name]) or _spread(r)]
+    noisy += [name for name in unpaired if _noisy(seconds[name]) or _noisy(bound)]
+    return {
+        "steps": steps,
+        "rounds": rounds,
+        "round_ratios": round_ratios,
+        "seconds": seconds,
+        "ratio_to_bound": ratios,
+        # fastest / fastest: what a ratio looks like with the machine's noise removed
+        "ratio_to_bound_of_minimums": {k: v["min"] / bound["min"]
+                                       for k, v in seconds.items() if k != "bound"},
+        "noisy": sorted(noisy),
+    }
 
 
 def bench_tiny(plan: Plan, engines: dict, torch, torch_variants) -> dict:
@@ -477,11 +527,19 @@ def bench_allocations(backend: str, x, y, batch: int, steps: int) -> dict:
     transient: how far traced memory rose above its level at the start of each step (0 if
     the step allocated nothing), less the rise of an empty step measured the same way.
     retained: what the steps left allocated (snapshot difference), per step.
+
+    Before tracing, one warm-up step runs on every batch, not only the first few: NumPy
+    caches buffer-protocol information on an array the first time a C extension asks for
+    its buffer, so the first step on each distinct batch view leaves ~2 small blocks that
+    live as long as the view. They belong to the data, not to the step. The warm-up also
+    takes Adam's step counter, a Python int, past CPython's cached small ints (up to 256):
+    from there on each step swaps one 32 B int for another, where a counter that crossed
+    256 between the snapshots would show as one block retained.
     """
     model = _mlp(backend)
     batches = [(x[s:s + batch], y[s:s + batch]) for s in range(0, len(x) - batch + 1, batch)]
-    for X, Y in batches[:5]:
-        model.train_on_batch(X, Y)  # Adam's slots and the workspaces exist from here on
+    for i in range(max(len(batches), SMALL_INT_CACHE + 1)):  # Adam's slots, workspaces too
+        model.train_on_batch(*batches[i % len(batches)])
 
     def rises(step, count):
         found = []
@@ -708,16 +766,15 @@ def build_table(results: dict, main: str) -> list[dict]:
         s, b = entry["seconds"], int(batch)
         bound = _med(s, "bound", 1e3)
         for how in ("fit", "loop"):
-            value = _med(s, f"{main}_{how}", 1e3)
             target = EPOCH_TARGETS.get(b) if how == "fit" else None
-            ratio = _div(value, bound)
+            ratio = entry["ratio_to_bound"][f"{main}_{how}"]
             rows.append(_row(
                 f"epoch b{batch} {'fit' if how == 'fit' else 'train_on_batch loop'}", "ms",
                 _med(s, f"native_{how}", 1e3), _med(s, f"numpy_{how}", 1e3),
                 _fastest(s, "torch_", 1e3), bound, ratio, f"{main} / bound",
                 None if target is None else f"<= {target}x",
-                None if target is None or ratio is None else ratio <= target,
-                noisy=bool({"bound", f"{main}_{how}"} & set(entry["noisy"]))))
+                None if target is None else ratio <= target,
+                noisy=f"{main}_{how}" in entry["noisy"]))
     for key, label, target in (("iris_4_8_8_3", "4-8-8-3 b16 Adam step", TINY_VS_TORCH),
                                ("xor_2_4_1", "XOR 2-4-1 b4 SGD step", None)):
         s = results["tiny"][key]["seconds_per_step"]
@@ -777,12 +834,13 @@ def _fmt(value) -> str:
     return f"{value:.3g}"
 
 
-LEGEND = ("ratio: epoch rows nncore / GEMM-only bound (lower is better, 1.0x is the floor); "
+LEGEND = ("ratio: epoch rows nncore / GEMM-only bound, the median of the per-round ratios "
+          "(lower is better, 1.0x is the floor); "
           "step and predict rows PyTorch time / nncore time (above 1x nncore is faster); "
           "memory rows nncore / theory. The torch column is the faster of PyTorch's default "
           "and fused Adam; the bound column of predict rows is plain NumPy. "
-          f"* after a ratio: its samples spread more than {NOISE_SPREAD}x (or the bound "
-          f"drifted more than {NOISE_DRIFT - 1:.0%}): the machine was busy, run again.")
+          f"* after a ratio: its samples (or its per-round ratios) spread more than "
+          f"{NOISE_SPREAD}x: the machine was busy, run again.")
 
 HEADER = ("measure", "unit", "nncore native", "numpy backend", "torch", "bound", "ratio",
           "target", "met?")
@@ -823,8 +881,11 @@ def format_markdown(report: dict) -> str:
     out = [
         "# nncore benchmarks", "",
         f"{report['created']}, {'quick' if report['settings']['quick'] else 'full'} run, "
-        f"{report['runtime_s']:.0f} s. Median of {report['settings']['reps']} repetitions "
-        f"after {report['settings']['warmup']} warm-up, one engine after the other; ratios are "
+        f"{report['runtime_s']:.0f} s. Epochs: the bound and nncore in "
+        f"{report['settings']['reps']} interleaved rounds after {report['settings']['warmup']} "
+        "warm-up, each nncore ratio the median of its per-round ratios; PyTorch and the other "
+        f"rows: median of {report['settings']['reps']} repetitions after "
+        f"{report['settings']['warmup']} warm-up, one engine after the other. Ratios are "
         "between numbers of this run. See benchmarks/README.md for what each number means.",
         "",
         f"- machine: {env['cpu']['model']} ({', '.join(env['cpu']['simd'])}), "
@@ -855,18 +916,18 @@ def format_markdown(report: dict) -> str:
                 f"{b['architecture']} | {b['num_threads']} | "
                 f"{os.path.basename(b['filepath'] or '')} |" for b in env["blas"]]
     out += ["", "## Every engine per epoch (ms): median, and its ratio to the GEMM-only "
-            "bound (median / median; min / min)", ""]
+            "bound (nncore: median of the per-round ratios, PyTorch: median / median; then "
+            "min / min)", ""]
     for batch, entry in report["results"]["epoch"].items():
         parts = [f"{k} {v['median'] * 1e3:.1f}" + (
             f" ({entry['ratio_to_bound'][k]:.2f}x; "
             f"{entry['ratio_to_bound_of_minimums'][k]:.2f}x)"
             if k in entry["ratio_to_bound"] else "")
             for k, v in entry["seconds"].items()]
-        b = entry["bound_brackets"]
-        out.append(f"- batch {batch} ({entry['steps']} steps): " + ", ".join(parts)
-                   + f"; bound measured before and after the {report['ratio_backend']} "
-                   f"block: {b['before']['median'] * 1e3:.1f} and "
-                   f"{b['after']['median'] * 1e3:.1f}"
+        spread = ", ".join(f"{k} {min(r):.2f}-{max(r):.2f}x"
+                           for k, r in entry["round_ratios"].items())
+        out.append(f"- batch {batch} ({entry['steps']} steps, {len(entry['rounds'])} rounds): "
+                   + ", ".join(parts) + f"; per-round ratios {spread}"
                    + (f"; noisy: {', '.join(entry['noisy'])}" if entry["noisy"] else ""))
     out += ["", "## Tiny nets and predict, every engine (us per call)", ""]
     for key, entry in report["results"]["tiny"].items():
