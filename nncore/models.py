@@ -391,6 +391,8 @@ class Sequential:
 
     def _penalty(self) -> float:
         """The regularization penalties of every regularized weight, added to the loss."""
+        if not self._penalties:
+            return 0.0
         return sum(self.ops._regularization_loss(param.reshape(-1), reg.l1, reg.l2)
                    for _, param, _, reg in self._penalties)
 
@@ -434,7 +436,7 @@ class Sequential:
                                               reg.l1, reg.l2)
         if self.optimizer.clips:
             self.optimizer.clip(self._grads(), self.ops)  # per weight, as Keras's clipnorm
-        self.optimizer.update(*self._trainable_runs(), self.ops)
+        self.optimizer._apply(*self._trainable_runs(), self.ops)
         return value, P
 
     # ------------------------------------------------------------ fit

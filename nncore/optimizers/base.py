@@ -108,10 +108,6 @@ class Optimizer:
 
     def update(self, params, grads, ops: Backend) -> None:
         """Update each of ``params`` in place from ``grads`` (already clipped); count it."""
-        if self.slots is None or len(self.slots) != len(params) or any(
-                slot.size != p.size for p, slots in zip(params, self.slots)
-                for slot in slots.values()):
-            self.build(params)
         if len(grads) != len(params):
             raise ValueError(f"grads must hold one array per parameter ({len(params)}). "
                              f"Received {len(grads)}.")
@@ -121,10 +117,23 @@ class Optimizer:
                     or not g.flags.c_contiguous:
                 raise ValueError(f"grads[{i}] must be a C-contiguous array of the shape and "
                                  f"dtype of params[{i}] {p.shape} {p.dtype}.")
+        self._apply([p.reshape(-1) for p in params], [g.reshape(-1) for g in grads], ops)
+
+    def _apply(self, params: list, grads: list, ops: Backend) -> None:
+        """:meth:`update` on flat, checked arrays: a model's own buffers, every step."""
+        slots = self.slots
+        if slots is None or len(slots) != len(params):
+            self.build(params)
+        else:
+            for p, state in zip(params, slots):
+                for slot in state.values():
+                    if slot.size != p.size:
+                        self.build(params)
+                        break
         lr, wd = self.learning_rate, self.weight_decay or 0.0
         step = self.iterations + 1
-        for p, g, slots in zip(params, grads, self.slots):
-            self._update(ops, p.reshape(-1), g.reshape(-1), slots, lr, wd, step)
+        for p, g, state in zip(params, grads, self.slots):
+            self._update(ops, p, g, state, lr, wd, step)
         self.iterations = step
 
     def _update(self, ops: Backend, w, g, slots: dict, lr: float, wd: float,

@@ -3,7 +3,11 @@ even one bypassing nncore.backends.base, can make C read or write out of bounds 
 through a misaligned pointer (typed memoryviews check dtype and strides, not alignment:
 np.frombuffer(..., offset=1) gives a C-contiguous array whose elements straddle words,
 which C may not load as floats)."""
+from cpython.buffer cimport PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE
+from cpython.buffer cimport PyBuffer_Release, PyObject_GetBuffer
 from cython cimport floating
+from libc.stdint cimport uintptr_t
+from libc.string cimport strlen
 
 
 cdef inline int check_aligned(const void *data, size_t itemsize, str name) except -1:
@@ -27,3 +31,69 @@ cdef inline int check_vector(const floating[::1] a, Py_ssize_t length, str name)
         raise ValueError(f"{name} must have shape ({length},). Received: "
                          f"{name}.shape=({a.shape[0]},)")
     return check_aligned(&a[0], sizeof(floating), name)
+
+
+cdef inline char type_letter(const Py_buffer *view) noexcept:
+    """The struct-module letter of a buffer's items ('f', 'd', 'l', 'q'...), after any
+    byte-order mark; read in C, so checking a buffer allocates no Python object."""
+    if view.format == NULL:
+        return b"B"
+    cdef size_t length = strlen(view.format)
+    return view.format[length - 1] if length else b"B"
+
+
+cdef inline char *buffer_data(object a, Py_ssize_t itemsize, char kind, int ndim,
+                              Py_ssize_t rows, Py_ssize_t cols, bint writable,
+                              str name) except NULL:
+    """The data pointer of ``a``, a C-contiguous aligned array of the given item kind
+    ('f' float, 'i' int64), rank and shape; ValueError/TypeError otherwise.
+
+    The buffer protocol instead of a typed memoryview: a memoryview is a Python object
+    made on every call, and a training step calls these wrappers many times."""
+    cdef Py_buffer view
+    cdef int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (PyBUF_WRITABLE if writable else 0)
+    cdef char *data
+    cdef char letter
+    try:
+        PyObject_GetBuffer(a, &view, flags)
+    except (BufferError, ValueError) as exc:  # numpy says ValueError when not contiguous
+        raise ValueError(f"{name} must be a C-contiguous{' writeable' if writable else ''} "
+                         f"array ({exc}).") from None
+    try:
+        letter = type_letter(&view)
+        good_kind = (letter == b"f" or letter == b"d") if kind == b"f" else \
+            (letter == b"l" or letter == b"q")
+        if not good_kind or view.itemsize != itemsize:
+            raise TypeError(f"{name} must have dtype "
+                            f"{'int64' if kind == b'i' else 'float%d' % (8 * itemsize)}.")
+        if view.ndim != ndim or view.shape[0] != rows or (ndim == 2 and view.shape[1] != cols):
+            want = f"({rows},)" if ndim == 1 else f"({rows}, {cols})"
+            raise ValueError(f"{name} must have shape {want}.")
+        if <uintptr_t>view.buf % itemsize:
+            raise ValueError(f"{name} must be aligned to its items.")
+        data = <char *>view.buf
+    finally:
+        PyBuffer_Release(&view)
+    return data
+
+
+cdef inline int float_vector(object a, Py_ssize_t *length, Py_ssize_t *itemsize,
+                             str name) except -1:
+    """The length and item size (4 or 8) of ``a``, a 1-D float32 or float64 buffer; the
+    first argument of a kernel, whose dtype and length the others must then match."""
+    cdef Py_buffer view
+    try:
+        PyObject_GetBuffer(a, &view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS)
+    except (BufferError, ValueError) as exc:
+        raise ValueError(f"{name} must be a C-contiguous array ({exc}).") from None
+    try:
+        letter = type_letter(&view)
+        if not ((letter == b"f" and view.itemsize == 4) or
+                (letter == b"d" and view.itemsize == 8)):
+            raise TypeError(f"{name} must have dtype float32 or float64.")
+        if view.ndim != 1:
+            raise ValueError(f"{name} must be 1-D.")
+        length[0], itemsize[0] = view.shape[0], view.itemsize
+    finally:
+        PyBuffer_Release(&view)
+    return 0

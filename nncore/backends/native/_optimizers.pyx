@@ -3,14 +3,14 @@
 
 Same names, arguments and semantics as nncore.backends.numpy_backend.optimizers: flat
 arrays of one dtype updated in place, optional state None. Each update is one pass over
-memory with the GIL released and subnormals flushed to zero (csrc/simd.h). The typed
-memoryviews refuse a wrong dtype, a non-contiguous or a read-only array; lengths are
-checked here, so C never reads out of bounds.
+memory with the GIL released and subnormals flushed to zero (csrc/simd.h). Arrays are
+taken through the buffer protocol (no Python object is made per call): a wrong dtype, a
+non-contiguous, read-only or misaligned array is refused, and lengths are checked here,
+so C never reads out of bounds.
 """
-from cython cimport floating
-
-from nncore.backends.native._checks cimport check_vector
 from libc.stddef cimport ptrdiff_t
+
+from nncore.backends.native._checks cimport buffer_data, float_vector
 
 cdef extern from "optimizers.h" nogil:
     void nnc_sgd_f32(ptrdiff_t n, float *w, const float *g, float *v, double lr,
@@ -35,81 +35,79 @@ cdef extern from "optimizers.h" nogil:
                       long long step, double wd)
 
 
-def sgd(floating[::1] w, const floating[::1] g, floating[::1] v, double lr,
-        double momentum, bint nesterov, double wd):
+cdef inline char *vector(object a, Py_ssize_t itemsize, Py_ssize_t n, bint writable,
+                         str name) except NULL:
+    return buffer_data(a, itemsize, b"f", 1, n, 0, writable, name)
+
+
+def sgd(w, g, v, double lr, double momentum, bint nesterov, double wd):
     """``w -= lr * g``, or with ``v``: ``v = momentum * v - lr * g; w += v`` (Nesterov
     ``w += momentum * v - lr * g``); decoupled weight decay first."""
-    cdef Py_ssize_t n = w.shape[0]
-    cdef floating *pv = NULL
-    check_vector(w, n, "param")
-    check_vector(g, n, "grad")
-    if v is not None:
-        check_vector(v, n, "velocity")
-        pv = &v[0]
+    cdef Py_ssize_t n, size
+    float_vector(w, &n, &size, "param")
+    cdef char *pw = vector(w, size, n, True, "param")
+    cdef char *pg = vector(g, size, n, False, "grad")
+    cdef char *pv = vector(v, size, n, True, "velocity") if v is not None else NULL
     with nogil:
-        if floating is float:
-            nnc_sgd_f32(n, &w[0], &g[0], pv, lr, momentum, nesterov, wd)
+        if size == 4:
+            nnc_sgd_f32(n, <float *>pw, <float *>pg, <float *>pv, lr, momentum, nesterov, wd)
         else:
-            nnc_sgd_f64(n, &w[0], &g[0], pv, lr, momentum, nesterov, wd)
+            nnc_sgd_f64(n, <double *>pw, <double *>pg, <double *>pv, lr, momentum, nesterov,
+                        wd)
 
 
-def adagrad(floating[::1] w, const floating[::1] g, floating[::1] acc not None,
-            double lr, double eps, double wd):
+def adagrad(w, g, acc not None, double lr, double eps, double wd):
     """``acc += g**2; w -= lr * g / sqrt(acc + eps)``; decoupled weight decay first."""
-    cdef Py_ssize_t n = w.shape[0]
-    check_vector(w, n, "param")
-    check_vector(g, n, "grad")
-    check_vector(acc, n, "accumulator")
+    cdef Py_ssize_t n, size
+    float_vector(w, &n, &size, "param")
+    cdef char *pw = vector(w, size, n, True, "param")
+    cdef char *pg = vector(g, size, n, False, "grad")
+    cdef char *pacc = vector(acc, size, n, True, "accumulator")
     with nogil:
-        if floating is float:
-            nnc_adagrad_f32(n, &w[0], &g[0], &acc[0], lr, eps, wd)
+        if size == 4:
+            nnc_adagrad_f32(n, <float *>pw, <float *>pg, <float *>pacc, lr, eps, wd)
         else:
-            nnc_adagrad_f64(n, &w[0], &g[0], &acc[0], lr, eps, wd)
+            nnc_adagrad_f64(n, <double *>pw, <double *>pg, <double *>pacc, lr, eps, wd)
 
 
-def rmsprop(floating[::1] w, const floating[::1] g, floating[::1] v not None,
-            floating[::1] mom, floating[::1] avg, double lr, double rho, double momentum,
+def rmsprop(w, g, v not None, mom, avg, double lr, double rho, double momentum,
             double eps, double wd):
     """RMSprop: ``v = rho v + (1 - rho) g**2``, centered with ``avg``, momentum with
     ``mom`` (see csrc/optimizers.h); decoupled weight decay first."""
-    cdef Py_ssize_t n = w.shape[0]
-    cdef floating *pmom = NULL
-    cdef floating *pavg = NULL
-    check_vector(w, n, "param")
-    check_vector(g, n, "grad")
-    check_vector(v, n, "velocity")
-    if mom is not None:
-        check_vector(mom, n, "momentum_buffer")
-        pmom = &mom[0]
-    if avg is not None:
-        check_vector(avg, n, "average_gradient")
-        pavg = &avg[0]
+    cdef Py_ssize_t n, size
+    float_vector(w, &n, &size, "param")
+    cdef char *pw = vector(w, size, n, True, "param")
+    cdef char *pg = vector(g, size, n, False, "grad")
+    cdef char *pv = vector(v, size, n, True, "velocity")
+    cdef char *pmom = vector(mom, size, n, True, "momentum_buffer") if mom is not None \
+        else NULL
+    cdef char *pavg = vector(avg, size, n, True, "average_gradient") if avg is not None \
+        else NULL
     with nogil:
-        if floating is float:
-            nnc_rmsprop_f32(n, &w[0], &g[0], &v[0], pmom, pavg, lr, rho, momentum, eps, wd)
+        if size == 4:
+            nnc_rmsprop_f32(n, <float *>pw, <float *>pg, <float *>pv, <float *>pmom,
+                            <float *>pavg, lr, rho, momentum, eps, wd)
         else:
-            nnc_rmsprop_f64(n, &w[0], &g[0], &v[0], pmom, pavg, lr, rho, momentum, eps, wd)
+            nnc_rmsprop_f64(n, <double *>pw, <double *>pg, <double *>pv, <double *>pmom,
+                            <double *>pavg, lr, rho, momentum, eps, wd)
 
 
-def adam(floating[::1] w, const floating[::1] g, floating[::1] m not None,
-         floating[::1] v not None, floating[::1] vhat, double lr, double beta_1,
-         double beta_2, double eps, long long step, double wd):
+def adam(w, g, m not None, v not None, vhat, double lr, double beta_1, double beta_2,
+         double eps, long long step, double wd):
     """Adam at step ``step`` (from 1), AMSGrad with ``vhat``, AdamW with ``wd`` > 0;
     ``alpha = lr * sqrt(1 - beta_2**step) / (1 - beta_1**step)`` is computed once in C
     in double."""
-    cdef Py_ssize_t n = w.shape[0]
-    cdef floating *pvhat = NULL
-    check_vector(w, n, "param")
-    check_vector(g, n, "grad")
-    check_vector(m, n, "m")
-    check_vector(v, n, "v")
-    if vhat is not None:
-        check_vector(vhat, n, "vhat")
-        pvhat = &vhat[0]
+    cdef Py_ssize_t n, size
+    float_vector(w, &n, &size, "param")
+    cdef char *pw = vector(w, size, n, True, "param")
+    cdef char *pg = vector(g, size, n, False, "grad")
+    cdef char *pm = vector(m, size, n, True, "m")
+    cdef char *pv = vector(v, size, n, True, "v")
+    cdef char *pvhat = vector(vhat, size, n, True, "vhat") if vhat is not None else NULL
     with nogil:
-        if floating is float:
-            nnc_adam_f32(n, &w[0], &g[0], &m[0], &v[0], pvhat, lr, beta_1, beta_2, eps,
-                         step, wd)
+        if size == 4:
+            nnc_adam_f32(n, <float *>pw, <float *>pg, <float *>pm, <float *>pv,
+                         <float *>pvhat, lr, beta_1, beta_2, eps, step, wd)
         else:
-            nnc_adam_f64(n, &w[0], &g[0], &m[0], &v[0], pvhat, lr, beta_1, beta_2, eps,
-                         step, wd)
+            nnc_adam_f64(n, <double *>pw, <double *>pg, <double *>pm, <double *>pv,
+                         <double *>pvhat, lr, beta_1, beta_2, eps, step, wd)

@@ -8,8 +8,6 @@ small network the per-layer Python calls of the generic path cost more than its
 arithmetic. The arithmetic is the same kernels' (``_dense_core``, csrc/losses.c), in the
 same order, so the results are bit-identical to the layer-by-layer path.
 """
-from cpython.buffer cimport PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_WRITABLE
-from cpython.buffer cimport PyBuffer_Release, PyObject_GetBuffer
 from cython cimport floating
 from libc.limits cimport INT_MAX
 from libc.stdint cimport int64_t, uintptr_t
@@ -17,6 +15,7 @@ from libc.stdint cimport int64_t, uintptr_t
 import numpy as np
 
 from nncore.backends.native._blas cimport find_blas
+from nncore.backends.native._checks cimport buffer_data
 from nncore.backends.native._loss_core cimport (
     NNC_LOSS_COUNT, NNC_LOSS_SCCE, check_labels, nnc_loss_f32, nnc_loss_f64,
 )
@@ -31,36 +30,6 @@ cdef enum:
 MAX_PLAN_LAYERS = MAX_LAYERS
 
 find_blas()
-
-
-cdef char *_data(object a, Py_ssize_t itemsize, char kind, int ndim, Py_ssize_t rows,
-                 Py_ssize_t cols, bint writable, str name) except NULL:
-    """The data pointer of ``a``, a C-contiguous aligned array of the given item kind
-    ('f' float, 'i' int64), rank and shape; ValueError/TypeError otherwise."""
-    cdef Py_buffer view
-    cdef int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (PyBUF_WRITABLE if writable else 0)
-    cdef char *data
-    try:
-        PyObject_GetBuffer(a, &view, flags)
-    except (BufferError, ValueError) as exc:  # numpy says ValueError when not contiguous
-        raise ValueError(f"{name} must be a C-contiguous{' writeable' if writable else ''} "
-                         f"array ({exc}).") from None
-    try:
-        fmt = <bytes>view.format if view.format != NULL else b""
-        fmt = fmt[len(fmt) - 1:]  # the type letter, after any byte-order mark
-        good_kind = fmt in (b"f", b"d") if kind == b"f" else fmt in (b"l", b"q")
-        if not good_kind or view.itemsize != itemsize:
-            raise TypeError(f"{name} must have dtype "
-                            f"{'int64' if kind == b'i' else 'float%d' % (8 * itemsize)}.")
-        if view.ndim != ndim or view.shape[0] != rows or (ndim == 2 and view.shape[1] != cols):
-            want = f"({rows},)" if ndim == 1 else f"({rows}, {cols})"
-            raise ValueError(f"{name} must have shape {want}.")
-        if <uintptr_t>view.buf % itemsize:
-            raise ValueError(f"{name} must be aligned to its items.")
-        data = <char *>view.buf
-    finally:
-        PyBuffer_Release(&view)
-    return data
 
 
 cdef class DensePlan:
@@ -120,13 +89,13 @@ cdef class DensePlan:
             if not 0 <= codes[i] < NNC_NUM_ACTIVATIONS:
                 raise ValueError(f"Unknown activation code {codes[i]}.")
             self.code[i], self.alpha[i] = codes[i], alphas[i]
-            self.W[i] = _data(W, self.itemsize, b"f", 2, self.k[i], self.m[i], False, "W")
-            self.dW[i] = _data(dW, self.itemsize, b"f", 2, self.k[i], self.m[i], True, "dW")
+            self.W[i] = buffer_data(W, self.itemsize, b"f", 2, self.k[i], self.m[i], False, "W")
+            self.dW[i] = buffer_data(dW, self.itemsize, b"f", 2, self.k[i], self.m[i], True, "dW")
             if (b is None) != (db is None):
                 raise ValueError("b and db must both be given or both be None.")
-            self.b[i] = NULL if b is None else _data(b, self.itemsize, b"f", 1, self.m[i],
+            self.b[i] = NULL if b is None else buffer_data(b, self.itemsize, b"f", 1, self.m[i],
                                                     0, False, "b")
-            self.db[i] = NULL if db is None else _data(db, self.itemsize, b"f", 1,
+            self.db[i] = NULL if db is None else buffer_data(db, self.itemsize, b"f", 1,
                                                       self.m[i], 0, True, "db")
         self.loss_code, self.from_logits, self.delta = loss_code, from_logits, delta
         self.fused = fused
@@ -168,7 +137,7 @@ cdef class DensePlan:
         dtype) and sample weights ``sw`` ((n,) or None). Writes every gradient; returns
         ``(loss, Y)`` with ``Y`` the last layer's output (reused by the next step)."""
         cdef Py_ssize_t n = len(X), d = self.m[self.L - 1]
-        cdef char *x = _data(X, self.itemsize, b"f", 2, n, self.k[0], False, "X")
+        cdef char *x = buffer_data(X, self.itemsize, b"f", 2, n, self.k[0], False, "X")
         cdef char *t = NULL
         cdef const int64_t *labels = NULL
         cdef char *w = NULL
@@ -176,12 +145,12 @@ cdef class DensePlan:
         if n < 1:
             raise ValueError("X must hold at least one row.")
         if self.loss_code == NNC_LOSS_SCCE:
-            labels = <const int64_t *>_data(T, 8, b"i", 1, n, 0, False, "T")
+            labels = <const int64_t *>buffer_data(T, 8, b"i", 1, n, 0, False, "T")
             check_labels(labels, n, d, "T labels")
         else:
-            t = _data(T, self.itemsize, b"f", 2, n, d, False, "T")
+            t = buffer_data(T, self.itemsize, b"f", 2, n, d, False, "T")
         if sw is not None:
-            w = _data(sw, self.itemsize, b"f", 1, n, 0, False, "sw")
+            w = buffer_data(sw, self.itemsize, b"f", 1, n, 0, False, "sw")
         self._workspace(n)
         with nogil:
             if self.float32:
