@@ -69,14 +69,26 @@ def to_array(x, name: str, dtype: np.dtype, *, ndim: int | tuple[int, ...] | Non
             out = np.asarray(arr, dtype=dtype, order="C")
         if not out.flags.aligned:  # np.frombuffer at an odd offset: C can't load from it
             out = out.copy()
-    # min and max propagate NaN and return +-inf if present: two reductions that neither
-    # allocate nor overflow prove every value finite (np.isfinite would allocate a mask).
-    if out.dtype.kind == "f" and out.size and \
-            not (math.isfinite(out.min()) and math.isfinite(out.max())):
+    if out.dtype.kind == "f" and out.size and not all_finite(out):
         raise ValueError(f"{name} must be finite: it holds NaN or inf"
                          + (f" (or values beyond the range of {np.dtype(dtype)})"
                             if np.isfinite(arr).all() else "") + ".")
     return out
+
+
+def all_finite(a: np.ndarray) -> bool:
+    """True when every value of the float array ``a`` is finite.
+
+    ``a . a`` is one pass of BLAS (on every core, allocating nothing) and is NaN or inf
+    when some value is; only when finite values overflowed it (|a| above ~1e19 in
+    float32) do min and max, which propagate NaN and +-inf, decide. np.isfinite would
+    allocate a mask; min and max alone are two passes, 2-4x slower on a training set.
+    """
+    flat = a.reshape(-1)
+    with np.errstate(all="ignore"):  # the overflow is expected, and handled below
+        if math.isfinite(np.dot(flat, flat)):
+            return True
+    return math.isfinite(a.min()) and math.isfinite(a.max())
 
 
 #: The largest layer width: BLAS takes dimensions as 32-bit ints.

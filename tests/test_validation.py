@@ -1,9 +1,13 @@
 """The checks at the API edge (nncore/_validation.py): what user data becomes, and what is
 refused with which error and message."""
+import warnings
+
 import numpy as np
 import pytest
 
-from nncore._validation import as_dtype, check_choice, check_int, make_rng, to_array
+from nncore._validation import (
+    all_finite, as_dtype, check_choice, check_int, make_rng, to_array,
+)
 
 from conftest import DTYPES
 
@@ -172,3 +176,26 @@ def test_make_rng_is_deterministic_and_checks_its_seed():
         make_rng(-1)
     with pytest.raises(TypeError, match="seed"):
         make_rng(1.5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", [0, 17, -1])
+def test_all_finite_finds_one_bad_value_anywhere(dtype, bad, where):
+    a = np.linspace(-1, 1, 3 * 257, dtype=dtype).reshape(3, 257)
+    assert all_finite(a)
+    a.reshape(-1)[where] = bad
+    assert not all_finite(a)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_all_finite_is_not_fooled_by_an_overflowing_square_sum(dtype):
+    """a . a overflows to inf for huge finite values: min and max must then decide."""
+    huge = np.finfo(dtype).max
+    a = np.array([[huge, -huge], [1.0, 0.5 * huge]], dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and without a RuntimeWarning
+        assert all_finite(a)
+        a[1, 0] = -np.inf
+        assert not all_finite(a)
+    assert all_finite(np.array(3.0, dtype)) and not all_finite(np.array(np.nan, dtype))
