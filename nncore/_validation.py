@@ -84,10 +84,11 @@ def all_finite(a: np.ndarray) -> bool:
     float32) do min and max, which propagate NaN and +-inf, decide. np.isfinite would
     allocate a mask; min and max alone are two passes, 2-4x slower on a training set.
     """
-    flat = a.reshape(-1)
-    with np.errstate(all="ignore"):  # the overflow is expected, and handled below
-        if math.isfinite(np.dot(flat, flat)):
-            return True
+    if a.size >= 16384:  # below, entering errstate costs more than the second pass
+        flat = a.reshape(-1)
+        with np.errstate(all="ignore"):  # the overflow is expected, and handled below
+            if math.isfinite(np.dot(flat, flat)):
+                return True
     return math.isfinite(a.min()) and math.isfinite(a.max())
 
 

@@ -572,6 +572,8 @@ class Sequential:
     def _predict(self, x: np.ndarray, batch_size: int) -> np.ndarray:
         """:meth:`predict` on an ``x`` already checked by ``_check_x``."""
         self.build(x.shape[1])
+        if len(x) <= batch_size:  # one batch: the common case of serving, kept short
+            return self._forward(x, training=False).copy()
         out = np.empty((len(x), self.output_dim), dtype=self.dtype)
         for start in range(0, len(x), batch_size):
             out[start:start + batch_size] = self._forward(x[start:start + batch_size],

@@ -181,8 +181,9 @@ def test_make_rng_is_deterministic_and_checks_its_seed():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("where", [0, 17, -1])
-def test_all_finite_finds_one_bad_value_anywhere(dtype, bad, where):
-    a = np.linspace(-1, 1, 3 * 257, dtype=dtype).reshape(3, 257)
+@pytest.mark.parametrize("rows", [3, 101])  # below and above the size where BLAS checks
+def test_all_finite_finds_one_bad_value_anywhere(dtype, bad, where, rows):
+    a = np.linspace(-1, 1, rows * 257, dtype=dtype).reshape(rows, 257)
     assert all_finite(a)
     a.reshape(-1)[where] = bad
     assert not all_finite(a)
@@ -192,7 +193,8 @@ def test_all_finite_finds_one_bad_value_anywhere(dtype, bad, where):
 def test_all_finite_is_not_fooled_by_an_overflowing_square_sum(dtype):
     """a . a overflows to inf for huge finite values: min and max must then decide."""
     huge = np.finfo(dtype).max
-    a = np.array([[huge, -huge], [1.0, 0.5 * huge]], dtype)
+    a = np.ones((200, 100), dtype)  # large enough to take the BLAS path
+    a[0, :2], a[1, :2] = [huge, -huge], [1.0, 0.5 * huge]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # and without a RuntimeWarning
         assert all_finite(a)
