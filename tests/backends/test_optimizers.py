@@ -386,6 +386,20 @@ def test_nan_gradient_propagates(backend, dtype):
         assert np.all(np.isfinite(arrays["param"].reshape(-1)[1:])), kind
 
 
+def test_kernels_refuse_the_other_byte_order(native_ops):
+    """Same dtype letter, other byte order: refused, never read as native floats."""
+    from nncore.backends.native import _optimizers
+
+    w, m, v = np.ones(4, np.float32), np.zeros(4, np.float32), np.zeros(4, np.float32)
+    swapped = np.ones(4, ">f4")
+    with pytest.raises(TypeError):
+        _optimizers.adam(swapped, w.copy(), m, v, None, 0.1, 0.9, 0.999, 1e-7, 1, 0.0)
+    with pytest.raises(TypeError):
+        _optimizers.adam(w, swapped, m, v, None, 0.1, 0.9, 0.999, 1e-7, 1, 0.0)
+    np.testing.assert_array_equal(w, 1.0)
+    np.testing.assert_array_equal(m, 0.0)
+
+
 # --------------------------------------------------------------------------- subnormals
 @pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64", "i686", "x86"),
                     reason="subnormals are flushed on x86 only")

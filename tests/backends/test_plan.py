@@ -46,6 +46,10 @@ def test_plan_equals_the_backend_ops(plan_and_arrays, native_ops):
     (np.ones((5, 3), np.float32), np.zeros(5, np.int64), np.ones(4, np.float32), ValueError),
     (np.ones((0, 3), np.float32), np.zeros(0, np.int64), None, ValueError),   # empty
     ([[1.0, 2.0, 3.0]], [0], None, TypeError),                                # lists
+    # the other byte order: the right values, stored so that C would misread them
+    (np.ones((5, 3), np.float32).astype(">f4"), np.zeros(5, np.int64), None, TypeError),
+    (np.ones((5, 3), np.float32), np.zeros(5, ">i8"), None, TypeError),
+    (np.ones((5, 3), np.float32), np.zeros(5, np.int64), np.ones(5, ">f4"), TypeError),
 ])
 def test_plan_refuses_bad_arrays_and_writes_nothing(plan_and_arrays, X, T, sw, error):
     plan, _, grads = plan_and_arrays

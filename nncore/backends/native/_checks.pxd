@@ -35,11 +35,18 @@ cdef inline int check_vector(const floating[::1] a, Py_ssize_t length, str name)
 
 cdef inline char type_letter(const Py_buffer *view) noexcept:
     """The struct-module letter of a buffer's items ('f', 'd', 'l', 'q'...), after any
-    byte-order mark; read in C, so checking a buffer allocates no Python object."""
+    byte-order mark; "B" (refused by every caller) for items stored in the other byte
+    order, which C would misread. Read in C: checking a buffer allocates no object."""
     if view.format == NULL:
         return b"B"
     cdef size_t length = strlen(view.format)
-    return view.format[length - 1] if length else b"B"
+    if length == 0:
+        return b"B"
+    cdef int one = 1
+    cdef char foreign = b">" if (<char *>&one)[0] == 1 else b"<"
+    if view.format[0] == foreign or (view.format[0] == b"!" and foreign == b">"):
+        return b"B"
+    return view.format[length - 1]
 
 
 cdef inline char *buffer_data(object a, Py_ssize_t itemsize, char kind, int ndim,
