@@ -3,6 +3,7 @@
 Each .pyx names the C sources from csrc/ it needs in a ``# distutils: sources = ...`` line,
 so adding a kernel module needs no change here.
 """
+import sys
 from glob import glob
 from pathlib import Path
 
@@ -16,12 +17,16 @@ from setuptools import Extension, setup
 # wheel stays portable; hot loops use GCC target_clones for AVX2 at run time instead.
 COMPILE_ARGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-Wno-unused-function"]
 
+# csrc/blas.c finds NumPy's BLAS with dlopen/dlsym, which glibc before 2.34 keeps in libdl.
+LIBRARIES = ["dl"] if sys.platform.startswith("linux") else []
+
 extensions = [
     Extension(
         f"nncore.backends.native.{Path(pyx).stem}",
         [pyx],
         include_dirs=["csrc"],
         extra_compile_args=COMPILE_ARGS,
+        libraries=LIBRARIES,
     )
     for pyx in sorted(glob("nncore/backends/native/*.pyx"))
 ]

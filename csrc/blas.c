@@ -1,11 +1,13 @@
 #define _GNU_SOURCE
 #include "blas.h"
 
+nnc_blas64_t nnc_blas64;
+
+#if defined(__linux__) || defined(__FreeBSD__)
+
 #include <dlfcn.h>
 #include <link.h>
 #include <string.h>
-
-nnc_blas64_t nnc_blas64;
 
 /* Symbol name patterns of ILP64 OpenBLAS builds, most specific first. */
 static const char *const PATTERNS[][2] = {{"scipy_", "_64_"}, {"", "_64_"}};
@@ -69,3 +71,9 @@ int nnc_blas64_find(void)
     }
     return 0;
 }
+
+#else /* no dl_iterate_phdr: the kernels keep scipy's BLAS */
+
+int nnc_blas64_find(void) { return 0; }
+
+#endif

@@ -9,7 +9,8 @@
  * scipy.linalg.cython_blas as before.
  *
  * Found through dl_iterate_phdr, which lists the libraries already loaded: nothing new
- * is loaded and no path is guessed.
+ * is loaded and no path is guessed. Where there is no dl_iterate_phdr (it is in glibc,
+ * musl and the BSDs), the search finds nothing.
  */
 #ifndef NNCORE_BLAS_H
 #define NNCORE_BLAS_H
