@@ -79,16 +79,19 @@ def to_array(x, name: str, dtype: np.dtype, *, ndim: int | tuple[int, ...] | Non
 def all_finite(a: np.ndarray) -> bool:
     """True when every value of the float array ``a`` is finite.
 
-    ``a . a`` is one pass of BLAS (on every core, allocating nothing) and is NaN or inf
-    when some value is; only when finite values overflowed it (|a| above ~1e19 in
-    float32) do min and max, which propagate NaN and +-inf, decide. np.isfinite would
-    allocate a mask; min and max alone are two passes, 2-4x slower on a training set.
+    The row sums ``a @ 1`` are one pass of BLAS (a matrix-vector product, which OpenBLAS
+    spreads over every core) and are NaN or inf when some value is. Only when finite
+    values overflowed a sum (|a| near the dtype's max) do min and max, which propagate
+    NaN and +-inf, decide. np.isfinite would allocate a mask; min and max alone are two
+    single-core passes, 2x slower on a training set (8,000 x 784 float32: 1.0 against
+    0.5 ms here).
     """
     if a.size >= 16384:  # below, entering errstate costs more than the second pass
-        flat = a.reshape(-1)
-        with np.errstate(all="ignore"):  # the overflow is expected, and handled below
-            if math.isfinite(np.dot(flat, flat)):
-                return True
+        rows = a.reshape(len(a), -1) if a.ndim >= 2 else a.reshape(1, -1)
+        with np.errstate(all="ignore"):  # an overflow is possible, and handled below
+            sums = rows @ np.ones(rows.shape[1], a.dtype)
+        if math.isfinite(sums.min()) and math.isfinite(sums.max()):
+            return True
     return math.isfinite(a.min()) and math.isfinite(a.max())
 
 

@@ -190,8 +190,8 @@ def test_all_finite_finds_one_bad_value_anywhere(dtype, bad, where, rows):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_all_finite_is_not_fooled_by_an_overflowing_square_sum(dtype):
-    """a . a overflows to inf for huge finite values: min and max must then decide."""
+def test_all_finite_is_not_fooled_by_an_overflowing_row_sum(dtype):
+    """Row sums overflow to inf for huge finite values: min and max must then decide."""
     huge = np.finfo(dtype).max
     a = np.ones((200, 100), dtype)  # large enough to take the BLAS path
     a[0, :2], a[1, :2] = [huge, -huge], [1.0, 0.5 * huge]
