@@ -56,8 +56,10 @@ int nnc_blas64_find(void)
             continue;
         for (size_t p = 0; p < sizeof(PATTERNS) / sizeof(PATTERNS[0]); p++) {
             const char *pre = PATTERNS[p][0], *suf = PATTERNS[p][1];
-            void *sgemm = symbol(lib, pre, "sgemm", suf), *dgemm = symbol(lib, pre, "dgemm", suf);
-            void *sgemv = symbol(lib, pre, "sgemv", suf), *dgemv = symbol(lib, pre, "dgemv", suf);
+            void *sgemm = symbol(lib, pre, "sgemm", suf);
+            void *dgemm = symbol(lib, pre, "dgemm", suf);
+            void *sgemv = symbol(lib, pre, "sgemv", suf);
+            void *dgemv = symbol(lib, pre, "dgemv", suf);
             if (sgemm && dgemm && sgemv && dgemv) {
                 nnc_blas64.sgemm = (nnc_sgemm64_fn)sgemm;
                 nnc_blas64.dgemm = (nnc_dgemm64_fn)dgemm;

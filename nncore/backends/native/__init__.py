@@ -2,8 +2,8 @@
 
 The GEMMs call NumPy's own OpenBLAS when it is loaded, else scipy's BLAS;
 ``NNCORE_BLAS=scipy`` in the environment asks for scipy's (``_dense.BLAS`` names the one
-in use). Importing this package fails with ImportError when the extension modules were not built;
-:mod:`nncore.backends` then falls back to the NumPy backend with a warning.
+in use). Importing this package fails with ImportError when the extension modules were
+not built; :mod:`nncore.backends` then falls back to the NumPy backend with a warning.
 """
 from nncore.backends.base import Backend
 from nncore.backends.native import (

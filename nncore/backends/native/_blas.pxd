@@ -4,7 +4,9 @@
 The routines are NumPy's own ILP64 OpenBLAS when it is loaded (csrc/blas.h says why and
 how it is found), else ``scipy.linalg.cython_blas``, the Fortran routines of the BLAS
 scipy ships with (no linking of our own either way). A module that cimports this one
-calls ``find_blas()`` once when it is imported. BLAS is column-major: a row-major (r, c) array is, to BLAS, its (c, r) transpose. So the
+calls ``find_blas()`` once when it is imported.
+
+BLAS is column-major: a row-major (r, c) array is, to BLAS, its (c, r) transpose. So the
 row-major product ``C = op(A) @ op(B)`` is computed as the column-major product
 ``C^T = op(B)^T @ op(A)^T``: the operands swap places and each keeps its own transpose
 flag. This swap is done here and nowhere else (as scikit-learn's _cython_blas.pyx).

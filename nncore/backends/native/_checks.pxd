@@ -73,7 +73,8 @@ cdef inline char *buffer_data(object a, Py_ssize_t itemsize, char kind, int ndim
         if not good_kind or view.itemsize != itemsize:
             raise TypeError(f"{name} must have dtype "
                             f"{'int64' if kind == b'i' else 'float%d' % (8 * itemsize)}.")
-        if view.ndim != ndim or view.shape[0] != rows or (ndim == 2 and view.shape[1] != cols):
+        if view.ndim != ndim or view.shape[0] != rows or \
+                (ndim == 2 and view.shape[1] != cols):
             want = f"({rows},)" if ndim == 1 else f"({rows}, {cols})"
             raise ValueError(f"{name} must have shape {want}.")
         if <uintptr_t>view.buf % itemsize:

@@ -50,7 +50,8 @@ def sgd(w, g, v, double lr, double momentum, bint nesterov, double wd):
     cdef char *pv = vector(v, size, n, True, "velocity") if v is not None else NULL
     with nogil:
         if size == 4:
-            nnc_sgd_f32(n, <float *>pw, <float *>pg, <float *>pv, lr, momentum, nesterov, wd)
+            nnc_sgd_f32(n, <float *>pw, <float *>pg, <float *>pv, lr, momentum, nesterov,
+                        wd)
         else:
             nnc_sgd_f64(n, <double *>pw, <double *>pg, <double *>pv, lr, momentum, nesterov,
                         wd)
