@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nncore._validation import (
-    all_finite, as_dtype, check_choice, check_int, make_rng, to_array,
+    BLAS_CHECK_SIZE, all_finite, as_dtype, check_choice, check_int, make_rng, to_array,
 )
 
 from conftest import DTYPES
@@ -181,7 +181,7 @@ def test_make_rng_is_deterministic_and_checks_its_seed():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("where", [0, 17, -1])
-@pytest.mark.parametrize("rows", [3, 101])  # below and above the size where BLAS checks
+@pytest.mark.parametrize("rows", [3, BLAS_CHECK_SIZE // 257 + 1])  # both ways of checking
 def test_all_finite_finds_one_bad_value_anywhere(dtype, bad, where, rows):
     a = np.linspace(-1, 1, rows * 257, dtype=dtype).reshape(rows, 257)
     assert all_finite(a)
@@ -193,7 +193,7 @@ def test_all_finite_finds_one_bad_value_anywhere(dtype, bad, where, rows):
 def test_all_finite_is_not_fooled_by_an_overflowing_row_sum(dtype):
     """Row sums overflow to inf for huge finite values: min and max must then decide."""
     huge = np.finfo(dtype).max
-    a = np.ones((200, 100), dtype)  # large enough to take the BLAS path
+    a = np.ones((1024, BLAS_CHECK_SIZE // 1024), dtype)  # large enough to take BLAS
     a[0, :2], a[1, :2] = [huge, -huge], [1.0, 0.5 * huge]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # and without a RuntimeWarning
