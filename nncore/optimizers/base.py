@@ -121,20 +121,24 @@ class Optimizer:
 
     def _apply(self, params: list, grads: list, ops: Backend) -> None:
         """:meth:`update` on flat, checked arrays: a model's own buffers, every step."""
-        slots = self.slots
-        if slots is None or len(slots) != len(params):
+        if not self._slots_fit(params):
             self.build(params)
-        else:
-            for p, state in zip(params, slots):
-                for slot in state.values():
-                    if slot.size != p.size:
-                        self.build(params)
-                        break
         lr, wd = self.learning_rate, self.weight_decay or 0.0
         step = self.iterations + 1
         for p, g, state in zip(params, grads, self.slots):
             self._update(ops, p, g, state, lr, wd, step)
         self.iterations = step
+
+    def _slots_fit(self, params: list) -> bool:
+        """True when the slots were built for parameters of these sizes (a model whose
+        trainable layers changed hands the optimizer other runs)."""
+        if self.slots is None or len(self.slots) != len(params):
+            return False
+        for p, state in zip(params, self.slots):
+            for slot in state.values():
+                if slot.size != p.size:
+                    return False
+        return True
 
     def _update(self, ops: Backend, w, g, slots: dict, lr: float, wd: float,
                 step: int) -> None:

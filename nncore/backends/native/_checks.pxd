@@ -49,6 +49,18 @@ cdef inline char type_letter(const Py_buffer *view) noexcept:
     return view.format[length - 1]
 
 
+cdef inline int acquire(object a, Py_buffer *view, bint writable, str name) except -1:
+    """Get the C-contiguous buffer of ``a`` (writable if asked); ValueError otherwise.
+    The caller releases it."""
+    cdef int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (PyBUF_WRITABLE if writable else 0)
+    try:
+        PyObject_GetBuffer(a, view, flags)
+    except (BufferError, ValueError) as exc:  # numpy says ValueError when not contiguous
+        raise ValueError(f"{name} must be a C-contiguous{' writeable' if writable else ''} "
+                         f"array ({exc}).") from None
+    return 0
+
+
 cdef inline char *buffer_data(object a, Py_ssize_t itemsize, char kind, int ndim,
                               Py_ssize_t rows, Py_ssize_t cols, bint writable,
                               str name) except NULL:
@@ -58,14 +70,8 @@ cdef inline char *buffer_data(object a, Py_ssize_t itemsize, char kind, int ndim
     The buffer protocol instead of a typed memoryview: a memoryview is a Python object
     made on every call, and a training step calls these wrappers many times."""
     cdef Py_buffer view
-    cdef int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (PyBUF_WRITABLE if writable else 0)
-    cdef char *data
     cdef char letter
-    try:
-        PyObject_GetBuffer(a, &view, flags)
-    except (BufferError, ValueError) as exc:  # numpy says ValueError when not contiguous
-        raise ValueError(f"{name} must be a C-contiguous{' writeable' if writable else ''} "
-                         f"array ({exc}).") from None
+    acquire(a, &view, writable, name)
     try:
         letter = type_letter(&view)
         good_kind = (letter == b"f" or letter == b"d") if kind == b"f" else \
@@ -79,21 +85,18 @@ cdef inline char *buffer_data(object a, Py_ssize_t itemsize, char kind, int ndim
             raise ValueError(f"{name} must have shape {want}.")
         if <uintptr_t>view.buf % itemsize:
             raise ValueError(f"{name} must be aligned to its items.")
-        data = <char *>view.buf
+        return <char *>view.buf
     finally:
         PyBuffer_Release(&view)
-    return data
 
 
-cdef inline int float_vector(object a, Py_ssize_t *length, Py_ssize_t *itemsize,
-                             str name) except -1:
-    """The length and item size (4 or 8) of ``a``, a 1-D float32 or float64 buffer; the
-    first argument of a kernel, whose dtype and length the others must then match."""
+cdef inline char *float_vector(object a, Py_ssize_t *length, Py_ssize_t *itemsize,
+                               bint writable, str name) except NULL:
+    """The data pointer, length and item size (4 or 8) of ``a``, a 1-D aligned float32 or
+    float64 buffer: the first argument of a kernel, whose dtype and length the others
+    must then match (checked with :func:`buffer_data`)."""
     cdef Py_buffer view
-    try:
-        PyObject_GetBuffer(a, &view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS)
-    except (BufferError, ValueError) as exc:
-        raise ValueError(f"{name} must be a C-contiguous array ({exc}).") from None
+    acquire(a, &view, writable, name)
     try:
         letter = type_letter(&view)
         if not ((letter == b"f" and view.itemsize == 4) or
@@ -101,7 +104,9 @@ cdef inline int float_vector(object a, Py_ssize_t *length, Py_ssize_t *itemsize,
             raise TypeError(f"{name} must have dtype float32 or float64.")
         if view.ndim != 1:
             raise ValueError(f"{name} must be 1-D.")
+        if <uintptr_t>view.buf % view.itemsize:
+            raise ValueError(f"{name} must be aligned to its items.")
         length[0], itemsize[0] = view.shape[0], view.itemsize
+        return <char *>view.buf
     finally:
         PyBuffer_Release(&view)
-    return 0

@@ -44,8 +44,7 @@ def sgd(w, g, v, double lr, double momentum, bint nesterov, double wd):
     """``w -= lr * g``, or with ``v``: ``v = momentum * v - lr * g; w += v`` (Nesterov
     ``w += momentum * v - lr * g``); decoupled weight decay first."""
     cdef Py_ssize_t n, size
-    float_vector(w, &n, &size, "param")
-    cdef char *pw = vector(w, size, n, True, "param")
+    cdef char *pw = float_vector(w, &n, &size, True, "param")
     cdef char *pg = vector(g, size, n, False, "grad")
     cdef char *pv = vector(v, size, n, True, "velocity") if v is not None else NULL
     with nogil:
@@ -60,8 +59,7 @@ def sgd(w, g, v, double lr, double momentum, bint nesterov, double wd):
 def adagrad(w, g, acc not None, double lr, double eps, double wd):
     """``acc += g**2; w -= lr * g / sqrt(acc + eps)``; decoupled weight decay first."""
     cdef Py_ssize_t n, size
-    float_vector(w, &n, &size, "param")
-    cdef char *pw = vector(w, size, n, True, "param")
+    cdef char *pw = float_vector(w, &n, &size, True, "param")
     cdef char *pg = vector(g, size, n, False, "grad")
     cdef char *pacc = vector(acc, size, n, True, "accumulator")
     with nogil:
@@ -76,8 +74,7 @@ def rmsprop(w, g, v not None, mom, avg, double lr, double rho, double momentum,
     """RMSprop: ``v = rho v + (1 - rho) g**2``, centered with ``avg``, momentum with
     ``mom`` (see csrc/optimizers.h); decoupled weight decay first."""
     cdef Py_ssize_t n, size
-    float_vector(w, &n, &size, "param")
-    cdef char *pw = vector(w, size, n, True, "param")
+    cdef char *pw = float_vector(w, &n, &size, True, "param")
     cdef char *pg = vector(g, size, n, False, "grad")
     cdef char *pv = vector(v, size, n, True, "velocity")
     cdef char *pmom = vector(mom, size, n, True, "momentum_buffer") if mom is not None \
@@ -99,8 +96,7 @@ def adam(w, g, m not None, v not None, vhat, double lr, double beta_1, double be
     ``alpha = lr * sqrt(1 - beta_2**step) / (1 - beta_1**step)`` is computed once in C
     in double."""
     cdef Py_ssize_t n, size
-    float_vector(w, &n, &size, "param")
-    cdef char *pw = vector(w, size, n, True, "param")
+    cdef char *pw = float_vector(w, &n, &size, True, "param")
     cdef char *pg = vector(g, size, n, False, "grad")
     cdef char *pm = vector(m, size, n, True, "m")
     cdef char *pv = vector(v, size, n, True, "v")
