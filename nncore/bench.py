@@ -154,14 +154,14 @@ def _summary(samples: dict[str, list[float]], per: int = 1) -> dict[str, dict]:
                    "max": max(v) / per, "reps": len(v)} for name, v in samples.items()}
 
 
-def _noisy(summary: dict) -> bool:
-    """True when the repetitions of one measure spread too far to trust its median."""
-    return summary["max"] > NOISE_SPREAD * summary["min"]
-
-
-def _spread(values: list[float]) -> bool:
-    """True when per-round ratios spread too far to trust their median."""
+def _spread(values) -> bool:
+    """True when samples (or per-round ratios) spread too far to trust their median."""
     return max(values) > NOISE_SPREAD * min(values)
+
+
+def _noisy(summary: dict) -> bool:
+    """:func:`_spread` of the repetitions behind one summary."""
+    return _spread((summary["min"], summary["max"]))
 
 
 # ---------------------------------------------------------------- data
