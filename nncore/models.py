@@ -135,14 +135,15 @@ class Sequential:
                 start += p.size
             layer.adopt(views, grad_views)
         self._flat, self._flat_grads = flat, flat_grads
+        self._param_sizes = tuple(p.size for p in params)
         self._runs_key = None
         # (layer, weight, gradient, regularizer) of every penalised weight, for each step.
         self._penalties = [(layer, p, g, reg) for layer in self._layers
                            for p, g, reg in layer.regularized()]
 
-    def _trainable_runs(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Views of the flat buffers over each run of consecutive trainable layers (one
-        run when every layer trains)."""
+    def _trainable_runs(self) -> tuple[tuple[int, int], ...]:
+        """The ``(start, stop)`` bounds in the flat buffers of each run of consecutive
+        trainable layers (one run when every layer trains)."""
         key = tuple(layer.trainable for layer in self._layers)
         if key != self._runs_key:
             bounds, start = [], 0
@@ -150,13 +151,11 @@ class Sequential:
                 size = sum(p.size for p in layer.params)
                 if layer.trainable and size:
                     if bounds and bounds[-1][1] == start:
-                        bounds[-1][1] += size
+                        bounds[-1] = (bounds[-1][0], start + size)
                     else:
-                        bounds.append([start, start + size])
+                        bounds.append((start, start + size))
                 start += size
-            self._runs = ([self._flat[a:b] for a, b in bounds],
-                          [self._flat_grads[a:b] for a, b in bounds])
-            self._runs_key = key
+            self._runs, self._runs_key = tuple(bounds), key
         return self._runs
 
     def _output_dim(self, input_dim: int, upto: int | None = None) -> int:
@@ -436,7 +435,8 @@ class Sequential:
                                               reg.l1, reg.l2)
         if self.optimizer.clips:
             self.optimizer.clip(self._grads(), self.ops)  # per weight, as Keras's clipnorm
-        self.optimizer._apply(*self._trainable_runs(), self.ops)
+        self.optimizer._apply_flat(self._flat, self._flat_grads, self._param_sizes,
+                                   self._trainable_runs(), self.ops)
         return value, P
 
     # ------------------------------------------------------------ fit
@@ -625,40 +625,54 @@ class Sequential:
         from nncore import saving
 
         self._require_built("save")
+        saving.write_archive(filepath, *self._archive(include_optimizer))
+
+    def _archive(self, include_optimizer: bool = True) -> tuple[dict, dict]:
+        """The model as a model file's ``(config, arrays)``; built or not, compiled or not.
+
+        Optimizer slots are stored per parameter (``optimizer/<i>/<slot>`` for the i-th
+        array of the layers' ``params``), whichever layers train now."""
         config = {"model": self.get_config(), "compile": None,
                   "rng": {"model": _rng_state(self.rng),
                           "layers": {layer.name: _rng_state(layer.rng)
                                      for layer in self._layers if hasattr(layer, "rng")}}}
         arrays = {f"weights/{i}": w for i, w in enumerate(self.get_weights())}
         if include_optimizer and self.compiled:
+            opt = self.optimizer
+            # Slots built for this model's layout; any other (the optimizer used on other
+            # arrays since) are not this model's state.
+            mine = self.built and opt._flat_key == (self._param_sizes, self.dtype)
             config["compile"] = {
                 "loss": losses_module.serialize(self.loss),
                 "metrics": [m for m in self._metric_specs if isinstance(m, str)],
-                "optimizer": optimizers.serialize(self.optimizer),
-                "iterations": self.optimizer.iterations,
-                "slots": None if self.optimizer.slots is None else
-                [sorted(slots) for slots in self.optimizer.slots]}
-            for i, slots in enumerate(self.optimizer.slots or []):
+                "optimizer": optimizers.serialize(opt),
+                "iterations": opt.iterations,
+                "slot_layout": "parameter",
+                "slots": [sorted(slots) for slots in opt.slots] if mine else None}
+            for i, slots in enumerate(opt.slots if mine else []):
                 for name, arr in slots.items():
                     arrays[f"optimizer/{i}/{name}"] = arr
-        saving.write_archive(filepath, config, arrays)
+        return config, arrays
 
     @classmethod
     def _from_archive(cls, config: dict, arrays: dict, compile: bool, backend) -> Sequential:
         # The weights' shapes follow from the config alone: check them against the stored
         # arrays before building, so a config claiming huge layers allocates nothing.
-        dim = check_int(config["model"]["input_dim"], "input_dim", low=1)
+        dim = config["model"]["input_dim"]
         expected = []
-        for layer_config in config["model"]["layers"]:
-            layer = layers_module.deserialize(layer_config)
-            expected += layer.weight_shapes(dim)
-            dim = layer.output_dim(dim)
+        if dim is not None:
+            dim = check_int(dim, "input_dim", low=1)
+            for layer_config in config["model"]["layers"]:
+                layer = layers_module.deserialize(layer_config)
+                expected += layer.weight_shapes(dim)
+                dim = layer.output_dim(dim)
         stored = [arrays[f"weights/{i}"].shape for i in range(len(expected))]
         if stored != expected or f"weights/{len(expected)}" in arrays:
             raise ValueError(f"the stored weights do not match the architecture "
                              f"(expected shapes {expected}, found {stored})")
         model = cls.from_config(config["model"], backend=backend)
-        model.set_weights([arrays[f"weights/{i}"] for i in range(len(expected))])
+        if expected:
+            model.set_weights([arrays[f"weights/{i}"] for i in range(len(expected))])
         model.rng.bit_generator.state = _rng_from(config["rng"]["model"])
         for layer in model._layers:
             if hasattr(layer, "rng"):
@@ -667,22 +681,52 @@ class Sequential:
         if compile and spec is not None:
             model.compile(optimizers.deserialize(spec["optimizer"]),
                           losses_module.get(spec["loss"]), spec["metrics"])
-            model.optimizer.iterations = check_int(spec["iterations"], "iterations", low=0)
+            model.optimizer.iterations = spec["iterations"]
             if spec["slots"] is not None:
-                params = model._trainable_runs()[0]
-                model.optimizer.build(params)
-                if [sorted(s) for s in model.optimizer.slots] != spec["slots"]:
-                    raise ValueError("the optimizer slots do not match the optimizer")
-                for i, slots in enumerate(model.optimizer.slots):
-                    for name, arr in slots.items():
-                        stored = arrays[f"optimizer/{i}/{name}"]
-                        if stored.shape != arr.shape:
-                            raise ValueError(f"optimizer slot {i}/{name} has the wrong shape")
-                        # NaN or inf in a moment would turn every later step into NaN.
-                        if not np.isfinite(stored).all():
-                            raise ValueError(f"optimizer slot {i}/{name} holds NaN or inf")
-                        arr[...] = stored
+                model._restore_slots(spec, arrays)
         return model
+
+    def _restore_slots(self, spec: dict, arrays: dict) -> None:
+        """Fill the optimizer's slots from a file: per parameter, or (files written before
+        slots belonged to parameters) per run of trainable layers."""
+        self._require_built("load")
+        opt = self.optimizer
+        opt._build_flat(self._flat, self._param_sizes)
+        if spec.get("slot_layout") == "parameter":
+            targets = opt.slots
+        else:
+            targets = [{name: buf[a:b] for name, buf in opt._flat_slots.items()}
+                       for a, b in self._trainable_runs()]
+        if [sorted(slots) for slots in targets] != spec["slots"]:
+            raise ValueError("the optimizer slots do not match the optimizer")
+        for i, slots in enumerate(targets):
+            for name, arr in slots.items():
+                stored = arrays[f"optimizer/{i}/{name}"]
+                if stored.size != arr.size:
+                    raise ValueError(f"optimizer slot {i}/{name} has the wrong shape")
+                # NaN or inf in a moment would turn every later step into NaN.
+                if not np.isfinite(stored).all():
+                    raise ValueError(f"optimizer slot {i}/{name} holds NaN or inf")
+                arr[...] = stored.reshape(-1)
+
+    # ------------------------------------------------------------ copies and pickles
+    def __reduce__(self):
+        """Pickle through the model file's bytes (joblib and multiprocessing too): the
+        pickle holds the documented format and the metric functions, never an array of
+        an internal object. Loading rebuilds the model, its optimizer state and its
+        random generators, so the copy trains on exactly as the original would."""
+        from nncore import saving
+
+        return (_unpickle, (saving.archive_bytes(*self._archive()), self.ops.name,
+                            list(getattr(self, "_metric_specs", []))))
+
+    def __deepcopy__(self, memo: dict) -> Sequential:
+        rebuild, args = self.__reduce__()
+        return rebuild(*args)
+
+    def __copy__(self):
+        raise TypeError("A Sequential model cannot be copied shallowly: the copy would share "
+                        "its weights and optimizer state. Use copy.deepcopy(model).")
 
     def _require_built(self, what: str) -> None:
         if not self.built:
@@ -785,6 +829,18 @@ def _rng_from(saved: dict) -> dict:
         raise ValueError("the random-generator state is out of range for PCG64")
     return {"bit_generator": "PCG64", "state": state, "has_uint32": has_uint32,
             "uinteger": uinteger}
+
+
+def _unpickle(blob: bytes, backend: str, metric_specs: list) -> Sequential:
+    """The model pickled by :meth:`Sequential.__reduce__`."""
+    from nncore import saving
+
+    config, arrays = saving.read_archive_bytes(blob)
+    model = Sequential._from_archive(config, arrays, True, backend)
+    if model.compiled and metric_specs:
+        model._metrics = [metrics_module.get(m, model.loss.name) for m in metric_specs]
+        model._metric_specs = list(metric_specs)
+    return model
 
 
 def load_model(filepath: str | os.PathLike, compile: bool = True, backend=None) -> Sequential:

@@ -591,3 +591,30 @@ def _array(entry: dict, data: memoryview) -> np.ndarray:
     # frombuffer with a whitelisted plain dtype: bytes become numbers, never objects.
     stored = np.frombuffer(raw, dtype=np.dtype(code)).reshape(shape)
     return stored.astype(_DTYPES[code], order="C", copy=True)
+
+
+def archive_bytes(config: dict, arrays: Mapping[str, np.ndarray]) -> bytes:
+    """The bytes :func:`write_archive` would write, in memory (how a model pickles).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> blob = archive_bytes({"k": 1}, {"b": np.zeros(2)})
+    >>> read_archive_bytes(blob)[0]
+    {'k': 1}
+    """
+    header, blocks = _encode(config, arrays)
+    digest = hashlib.sha256(header)
+    parts = [header]
+    for block in blocks:
+        digest.update(block)
+        parts.append(block.tobytes())
+    parts.append(digest.digest())
+    return b"".join(parts)
+
+
+def read_archive_bytes(blob: bytes) -> tuple[dict, dict[str, np.ndarray]]:
+    """:func:`read_archive` on bytes in memory, with the same checks."""
+    if not isinstance(blob, (bytes, bytearray, memoryview)):
+        raise TypeError(f"blob must be bytes. Received: blob of type {type(blob).__name__}")
+    return _decode(bytes(blob))

@@ -9,13 +9,25 @@ the step in ``iterations``. ``clip`` and ``update`` are the two halves, for a ca
 
 Hyperparameters are checked once, here, and parameters when the slots are built, so a
 step calls the backend's update kernels directly: one call per parameter array.
+
+Slots belong to parameters, as Keras's one slot per variable. A model packs its weights
+back to back in one flat buffer (``_build_flat``): the optimizer then keeps one flat
+buffer per slot name laid out alike, ``slots[i]`` views parameter ``i``'s part, and a step
+updates any subset of the parameters (the trainable ones) without touching the others'
+slots. Freezing a layer, unfreezing it, ``set_weights``, save and load keep every slot.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from nncore._validation import check_int
+
 from nncore.backends.base import Backend, check_float
 from nncore.optimizers import schedules
+
+
+#: The largest step count: 2**62 leaves a 64-bit signed counter room to go on counting.
+MAX_ITERATIONS = 2**62
 
 
 class Optimizer:
@@ -54,6 +66,22 @@ class Optimizer:
         self.name = name or _snake(type(self).__name__)
         self.iterations = 0
         self.slots: list[dict[str, np.ndarray]] | None = None
+        # For a model's flat buffer (_build_flat): slot name -> flat buffer, the layout it
+        # mirrors (parameter sizes, dtype), each parameter's size, the last runs' views.
+        self._flat_slots: dict[str, np.ndarray] | None = None
+        self._flat_key: tuple | None = None
+        self._slot_sizes: list[int] = []
+        self._run_views: tuple | None = None
+
+    @property
+    def iterations(self) -> int:
+        """Steps taken so far; the next step is ``iterations + 1`` (Adam's bias correction)."""
+        return self._iterations
+
+    @iterations.setter
+    def iterations(self, value) -> None:
+        # Bounded so that every later step still fits the kernels' 64-bit counter.
+        self._iterations = check_int(value, "iterations", low=0, high=MAX_ITERATIONS)
 
     # ------------------------------------------------------------ learning rate
     @property
@@ -77,6 +105,31 @@ class Optimizer:
             _check_param(p, f"params[{i}]")
         self.slots = [{name: self._initial_slot(name, p).reshape(-1)
                        for name in self._active_slots()} for p in params]
+        self._flat_slots = self._flat_key = self._run_views = None
+        self._slot_sizes = []
+
+    def _build_flat(self, flat: np.ndarray, sizes: list[int]) -> None:
+        """Slots for parameters of ``sizes`` packed back to back in ``flat`` (a model's
+        buffer): one flat buffer per slot name, and ``slots[i]`` the views of parameter
+        ``i``'s part."""
+        _check_param(flat, "flat")
+        if sum(sizes) != flat.size:
+            raise ValueError(f"sizes must add up to flat.size={flat.size}. Received: "
+                             f"sum(sizes)={sum(sizes)}")
+        self._flat_slots = {name: self._initial_slot(name, flat)
+                            for name in self._active_slots()}
+        self._slot_sizes = [int(size) for size in sizes]
+        self._flat_key = (tuple(self._slot_sizes), flat.dtype)
+        self._run_views = None
+        self._view_slots()
+
+    def _view_slots(self) -> None:
+        """``slots``: each parameter's views of the flat slot buffers."""
+        self.slots, start = [], 0
+        for size in self._slot_sizes:
+            self.slots.append({name: buf[start:start + size]
+                               for name, buf in self._flat_slots.items()})
+            start += size
 
     def _active_slots(self) -> tuple[str, ...]:
         return self.slot_names
@@ -124,15 +177,36 @@ class Optimizer:
         if not self._slots_fit(params):
             self.build(params)
         lr, wd = self.learning_rate, self.weight_decay or 0.0
-        step = self.iterations + 1
+        step = self._iterations + 1
         for p, g, state in zip(params, grads, self.slots):
             self._update(ops, p, g, state, lr, wd, step)
-        self.iterations = step
+        self._iterations = step
+
+    def _apply_flat(self, flat: np.ndarray, grads: np.ndarray, sizes: list[int],
+                    runs: tuple[tuple[int, int], ...], ops: Backend) -> None:
+        """One step over the parts ``flat[a:b]`` for ``(a, b)`` in ``runs`` (the trainable
+        parameters of a model, packed in ``flat`` by ``sizes``), each with the same part of
+        every slot; the other parameters and their slots are left as they are."""
+        # The slots follow the layout, not the buffer: a model of the same layout (a copy,
+        # a reload) continues with them, as Keras's slots follow their variables.
+        if (tuple(sizes), flat.dtype) != self._flat_key:
+            self._build_flat(flat, sizes)
+        key = (id(flat), id(grads), runs)
+        if self._run_views is None or self._run_views[0] != key:
+            views = [(flat[a:b], grads[a:b],
+                      {name: buf[a:b] for name, buf in self._flat_slots.items()})
+                     for a, b in runs]
+            self._run_views = (key, views)
+        lr, wd = self.learning_rate, self.weight_decay or 0.0
+        step = self._iterations + 1
+        for w, g, state in self._run_views[1]:
+            self._update(ops, w, g, state, lr, wd, step)
+        self._iterations = step
 
     def _slots_fit(self, params: list) -> bool:
-        """True when the slots were built for parameters of these sizes (a model whose
-        trainable layers changed hands the optimizer other runs)."""
-        if self.slots is None or len(self.slots) != len(params):
+        """True when the slots were built for these parameters' sizes, one by one."""
+        if self.slots is None or self._flat_slots is not None or \
+                len(self.slots) != len(params):
             return False
         for p, state in zip(params, self.slots):
             for slot in state.values():
@@ -146,6 +220,20 @@ class Optimizer:
         raise NotImplementedError
 
     # ------------------------------------------------------------ config and state
+    def __getstate__(self) -> dict:
+        # The views in ``slots`` would come back as separate copies of the flat buffers:
+        # they are made again from the buffers instead.
+        state = dict(self.__dict__)
+        if state["_flat_slots"] is not None:
+            state["slots"] = None
+        state["_run_views"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self._flat_slots is not None:
+            self._view_slots()
+
     def get_config(self) -> dict:
         lr = self._learning_rate
         return {
