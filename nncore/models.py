@@ -372,7 +372,7 @@ class Sequential:
     # ------------------------------------------------------------ one step
     def _forward(self, X: np.ndarray, training: bool) -> np.ndarray:
         for layer in self._layers:
-            X = layer.forward(X, training)
+            X = layer.call(X, training)
         return X
 
     def _loss(self, Y, P, sw, *, grad: bool):
@@ -381,7 +381,7 @@ class Sequential:
         Called on arrays checked by ``_prepare`` and produced by the layers, so it goes to
         the backend's kernels directly."""
         fused = self._fused_output()
-        out = self._layers[-1].logits if fused else P
+        out = self._layers[-1]._logits(len(P)) if fused else P
         dP = self._layers[-1]._buffer("dloss", out.shape) if grad else None
         value = self.ops._loss(LOSS_CODES[self.loss.name], Y, out,
                                fused or self.loss.from_logits,

@@ -19,16 +19,17 @@ class Activation(Layer):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
 
-    def forward(self, X, training):
+    def call(self, X, training):
         Y = self._buffer("Y", X.shape)
         self.ops.activation(self.activation, X, out=Y)
-        self._cache = (X, Y)
+        if training:
+            self._cache = (X, Y)
         return Y
 
     def backward(self, dY, need_dX):
         if not need_dX:
             return None
-        X, Y = self._cache
+        X, Y = self._training_pass()
         return self.ops.activation_backward(self.activation, dY, X, Y, out=dY)
 
     def get_config(self):

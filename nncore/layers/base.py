@@ -1,9 +1,14 @@
 """The layer base class: Keras's lifecycle on the backend's ops.
 
 ``__init__`` checks arguments; ``build(input_dim, dtype, ops, rng)`` creates the weights
-once the input width is known; ``forward(X, training)`` and ``backward(dY, need_dX)``
+once the input width is known; ``call(X, training)`` and ``backward(dY, need_dX)``
 compute on 2-D batches (rows, features) through the backend, reusing buffers across
-steps so a warm training step allocates no arrays.
+steps so a warm training step allocates no arrays. ``forward(X)`` is ``call`` for a
+caller outside the model: it checks ``X`` and returns an array of the caller's own.
+
+Only a training pass (``training=True``) keeps what ``backward`` needs on the layer; an
+inference pass writes nothing but its own thread's buffers, so ``predict`` in one thread
+cannot change what ``fit`` computes in another.
 """
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ import threading
 import numpy as np
 
 from nncore.backends.base import Backend
-from nncore._validation import MAX_WIDTH, check_int
+from nncore._validation import MAX_WIDTH, check_int, to_array
 
 
 class Layer:
@@ -73,12 +78,37 @@ class Layer:
         known without building."""
         return []
 
-    def forward(self, X: np.ndarray, training: bool) -> np.ndarray:
+    def forward(self, X, training: bool = False) -> np.ndarray:
+        """The layer's output for the batch ``X`` (rows, input_dim), as a new array.
+
+        With ``training`` the pass is a training one (dropout draws a mask, batch
+        normalization uses the batch's statistics) and ``backward`` may follow it.
+        """
+        if not self.built:
+            raise ValueError(f"Layer {self.name!r} is not built: call build() or add it to "
+                             "a model first.")
+        X = to_array(X, "X", self.dtype, ndim=2)
+        if X.shape[1] != self.input_dim:
+            raise ValueError(f"X must have {self.input_dim} features (columns). Received: "
+                             f"X.shape={X.shape}")
+        # A copy: the layer's buffers are overwritten by its next pass.
+        return self.call(X, bool(training)).copy()
+
+    def call(self, X: np.ndarray, training: bool) -> np.ndarray:
+        """The output for a checked batch ``X``, in a buffer the next pass reuses."""
         raise NotImplementedError
 
     def backward(self, dY: np.ndarray, need_dX: bool) -> np.ndarray | None:
         """Write the parameter gradients into ``grads``; return dL/dX if ``need_dX``."""
         raise NotImplementedError
+
+    def _training_pass(self):
+        """What the last training pass kept for ``backward``."""
+        cache = getattr(self, "_cache", None)
+        if cache is None:
+            raise RuntimeError(f"Layer {self.name!r}: backward() needs a forward pass with "
+                               "training=True first (inference passes keep nothing).")
+        return cache
 
     def _buffer(self, key: str, shape: tuple[int, ...]) -> np.ndarray:
         """A scratch array reused across steps of the same batch size.

@@ -12,7 +12,9 @@ class BatchNormalization(Layer):
     """keras.layers.BatchNormalization over the feature axis (Ioffe & Szegedy, 2015).
 
     Training normalises with the batch's own mean and variance and updates the moving
-    averages (``momentum`` 0.99); inference uses the moving averages. ``gamma`` (scale)
+    averages (``momentum`` 0.99); inference uses the moving averages. A frozen layer
+    (``trainable=False``) runs in inference mode even inside ``fit``, as in Keras: it
+    normalises with the moving averages and leaves them as they are (fine-tuning). ``gamma`` (scale)
     and ``beta`` (center) are learned; the moving statistics are non-trainable, so a
     layer over ``d`` features has ``2 d`` trainable and ``2 d`` non-trainable parameters.
     It eases vanishing and exploding gradients by keeping activations in a steady range.
@@ -55,20 +57,28 @@ class BatchNormalization(Layer):
     def weight_shapes(self, input_dim):
         return [(input_dim,)] * (int(self.scale) + int(self.center) + 2)
 
-    def forward(self, X, training):
+    def call(self, X, training):
+        batch_statistics = training and self.trainable
         Y, xhat = self._buffer("Y", X.shape), self._buffer("xhat", X.shape)
         # A buffer of this thread's, like Y: inference writes inv_std too.
         inv_std = self._buffer("inv_std", (X.shape[1],))
         self.ops._batch_norm_forward(X, self.gamma, self.beta, self.moving_mean,
-                                     self.moving_variance, training, self.momentum,
+                                     self.moving_variance, batch_statistics, self.momentum,
                                      self.epsilon, Y, xhat, inv_std)
-        self._xhat, self._inv_std = xhat, inv_std
+        if training:
+            self._cache = (xhat, inv_std, batch_statistics)
         return Y
 
     def backward(self, dY, need_dX):
+        xhat, inv_std, batch_statistics = self._training_pass()
+        if not batch_statistics:
+            # Frozen: the moving statistics are constants, so Y = gamma * (X - mean) *
+            # inv_std + beta is affine in X and dX = dY * gamma * inv_std; gamma and beta
+            # get no gradient (they do not train).
+            return np.multiply(dY, self.gamma * inv_std, out=dY) if need_dX else None
         grads = dict(zip(self.weight_names, self.grads))
         d = self.input_dim
-        self.ops._batch_norm_backward(dY, self._xhat, self.gamma, self._inv_std, dY,
+        self.ops._batch_norm_backward(dY, xhat, self.gamma, inv_std, dY,
                                       grads.get("gamma", self._buffer("dgamma", (d,))),
                                       grads.get("beta", self._buffer("dbeta", (d,))))
         return dY if need_dX else None

@@ -55,24 +55,24 @@ class Dense(Layer):
     def weight_shapes(self, input_dim):
         return [(input_dim, self.units)] + ([(self.units,)] if self.use_bias else [])
 
-    def forward(self, X, training):
+    def call(self, X, training):
         n = X.shape[0]
         Z = self._buffer("Z", (n, self.units))
         # A linear layer's output is Z itself (the kernels allow Y to be Z).
         Y = Z if self.activation == "linear" else self._buffer("Y", Z.shape)
         self.ops._dense_forward(X, self.kernel, self.bias, self._code, self._alpha, Z, Y)
-        self._cache = (X, Z, Y)
+        if training:
+            self._cache = (X, Z, Y)
         return Y
 
-    @property
-    def logits(self):
-        """The pre-activation ``Z`` of the last forward pass."""
-        return self._cache[1]
+    def _logits(self, n: int):
+        """The pre-activation ``Z`` of this thread's last pass over ``n`` rows."""
+        return self._buffer("Z", (n, self.units))
 
     def backward(self, dY, need_dX, from_logits=False):
         """``from_logits``: ``dY`` is already dL/dZ (a loss fused with this layer's softmax
         or sigmoid computed it), so the activation's backward is skipped."""
-        X, Z, Y = self._cache
+        X, Z, Y = self._training_pass()
         dX = self._buffer("dX", X.shape) if need_dX else None
         code = ACTIVATION_CODES["linear"] if from_logits else self._code
         self.ops._dense_backward(dY, X, self.kernel, Z, Y, code, self._alpha, dY,

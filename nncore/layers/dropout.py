@@ -33,8 +33,10 @@ class Dropout(Layer):
                                          else rng.integers(2**63))
         self._mask = None
 
-    def forward(self, X, training):
-        if not training or self.rate == 0.0:
+    def call(self, X, training):
+        if not training:
+            return X
+        if self.rate == 0.0:
             self._mask = None
             return X
         self._mask = self.ops.dropout_mask(X.shape, self.rate, self.rng, dtype=X.dtype,
