@@ -11,11 +11,13 @@ from __future__ import annotations
 import math
 import os
 import warnings
+import weakref
 
 import numpy as np
 
 from nncore import backends, callbacks as callbacks_module, layers as layers_module
 from nncore import losses as losses_module, metrics as metrics_module, optimizers
+from nncore._training_guard import TrainingGuard
 from nncore._validation import MAX_WIDTH, as_dtype, check_int, make_rng, to_array
 from nncore.backends.base import LOSS_CODES, check_float
 from nncore.layers import Dense, Layer
@@ -62,6 +64,7 @@ class Sequential:
         self.loss = None
         self.stop_training = False
         self.history = None
+        self._guard = TrainingGuard()
         for layer in layers or []:
             self.add(layer)
 
@@ -78,8 +81,13 @@ class Sequential:
         """Append a layer; the model builds as soon as the first layer knows its input."""
         if not isinstance(layer, Layer):
             raise TypeError(f"layer must be an nncore Layer. Received: {layer!r}")
-        if layer.built or any(layer is other for other in self._layers):
-            raise ValueError(f"Layer {layer!r} already belongs to a model; create a new one.")
+        owner = layer._owner()
+        if layer.built or owner is not None:
+            # Sharing would let one model's build re-initialise the other's weights.
+            where = "this model" if owner is self else f"model {owner.name!r}" \
+                if owner is not None else "a model"
+            raise ValueError(f"Layer {layer.name or layer!r} already belongs to {where}; "
+                             "a layer serves one model: create a new one.")
         if self.built and layer.input_dim is not None and \
                 layer.input_dim != self._output_dim(self.input_dim):
             raise ValueError(f"Layer expects input_dim={layer.input_dim}, but the model "
@@ -92,6 +100,7 @@ class Sequential:
         elif layer.name in taken:
             raise ValueError(f"Layer names must be unique. Received a second {layer.name!r}")
         self._layers.append(layer)
+        layer._owner = weakref.ref(self)
         if self.built:
             layer.build(self._output_dim(self.input_dim, upto=len(self._layers) - 1),
                         self.dtype, self.ops, self.rng)
@@ -199,6 +208,10 @@ class Sequential:
             if arr.shape != target.shape:
                 raise ValueError(f"weights[{i}] must have shape {target.shape}. "
                                  f"Received: {arr.shape}")
+            # A view of the model's own weights (two kernels swapped) would be read after
+            # an earlier assignment overwrote it: copy it first.
+            if any(np.may_share_memory(arr, t) for t in targets):
+                arr = arr.copy()
             checked.append(arr)
         for target, arr in zip(targets, checked):
             target[...] = arr
@@ -415,29 +428,32 @@ class Sequential:
         return self._plan
 
     def _train_step(self, X, Y, sw) -> tuple[float, np.ndarray]:
-        plan = self._dense_plan()
-        if plan is not None:  # forward, loss and backward in one compiled call
-            value, P = plan.train_step(X, Y, sw)
-            value += self._penalty()
-        else:
-            P = self._forward(X, training=True)
-            value, dA, fused = self._loss(Y, P, sw, grad=True)
-            last = len(self._layers) - 1
-            for i in range(last, -1, -1):
-                layer = self._layers[i]
-                if i == last and fused:
-                    dA = layer.backward(dA, need_dX=i > 0, from_logits=True)
-                else:
-                    dA = layer.backward(dA, need_dX=i > 0)
-        for layer, param, grad, reg in self._penalties:
-            if layer.trainable:
-                self.ops._regularization_grad(param.reshape(-1), grad.reshape(-1),
-                                              reg.l1, reg.l2)
-        if self.optimizer.clips:
-            self.optimizer.clip(self._grads(), self.ops)  # per weight, as Keras's clipnorm
-        self.optimizer._apply_flat(self._flat, self._flat_grads, self._param_sizes,
-                                   self._trainable_runs(), self.ops)
-        return value, P
+        """One step on a checked batch: forward, loss, backward, regularization, clipping,
+        update. Ctrl-C waits until it is complete (see :mod:`nncore._training_guard`)."""
+        with self._guard.step():
+            plan = self._dense_plan()
+            if plan is not None:  # forward, loss and backward in one compiled call
+                value, P = plan.train_step(X, Y, sw)
+                value += self._penalty()
+            else:
+                P = self._forward(X, training=True)
+                value, dA, fused = self._loss(Y, P, sw, grad=True)
+                last = len(self._layers) - 1
+                for i in range(last, -1, -1):
+                    layer = self._layers[i]
+                    if i == last and fused:
+                        dA = layer.backward(dA, need_dX=i > 0, from_logits=True)
+                    else:
+                        dA = layer.backward(dA, need_dX=i > 0)
+            for layer, param, grad, reg in self._penalties:
+                if layer.trainable:
+                    self.ops._regularization_grad(param.reshape(-1), grad.reshape(-1),
+                                                  reg.l1, reg.l2)
+            if self.optimizer.clips:
+                self.optimizer.clip(self._grads(), self.ops)  # per weight, as Keras's clipnorm
+            self.optimizer._apply_flat(self._flat, self._flat_grads, self._param_sizes,
+                                       self._trainable_runs(), self.ops)
+            return value, P
 
     # ------------------------------------------------------------ fit
     def fit(self, x=None, y=None, batch_size: int | None = 32, epochs: int = 1,
@@ -494,8 +510,14 @@ class Sequential:
         for cb in callback_list:
             if not isinstance(cb, callbacks_module.Callback):
                 raise TypeError(f"callbacks must be nncore Callback instances. Received: {cb!r}")
-        self.build(x.shape[1])
+        with self._guard.training(self.name):
+            return self._fit_loop(x, y, sw, val, batch_size, epochs, initial_epoch, verbose,
+                                  shuffle, callback_list)
 
+    def _fit_loop(self, x, y, sw, val, batch_size: int, epochs: int, initial_epoch: int,
+                  verbose: int, shuffle: bool, callback_list: list):
+        """:meth:`fit` on checked arguments."""
+        self.build(x.shape[1])
         history = callbacks_module.History()
         steps = math.ceil(len(x) / batch_size)
         # History after the user's callbacks, as Keras: what they add to the epoch's logs
@@ -524,7 +546,7 @@ class Sequential:
                     warnings.warn(f"The loss became {value} in epoch {epoch + 1}, batch "
                                   f"{step + 1}: training diverged (try a smaller learning "
                                   "rate or gradient clipping; TerminateOnNaN stops it).",
-                                  RuntimeWarning, stacklevel=2)
+                                  RuntimeWarning, stacklevel=3)
                 tracker.update(value, Y, P, W)
                 logs = tracker.result()
                 for cb in callback_list:
@@ -584,8 +606,9 @@ class Sequential:
                        return_dict: bool = False):
         """One optimizer step on exactly this batch; returns its loss (and metrics)."""
         x, y, sw = self._prepare(x, y, sample_weight, class_weight)
-        self.build(x.shape[1])
-        value, P = self._train_step(x, y, sw)
+        with self._guard.training(self.name):
+            self.build(x.shape[1])
+            value, P = self._train_step(x, y, sw)
         tracker = _Tracker(self._metrics)
         tracker.update(value, y, P, sw)
         return _format_logs(tracker.result(), return_dict)

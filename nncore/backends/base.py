@@ -189,6 +189,12 @@ class Backend(abc.ABC):
     def __repr__(self) -> str:
         return f"<nncore backend {self.name!r}>"
 
+    def __reduce__(self):
+        # One instance per name: a copied or unpickled layer shares it.
+        from nncore.backends import get_backend
+
+        return get_backend, (self.name,)
+
     # ------------------------------------------------------------- activations
     def activation(self, name: str | None, Z: np.ndarray, *, alpha: float | None = None,
                    out: np.ndarray | None = None) -> np.ndarray:

@@ -57,6 +57,7 @@ class Layer:
         self.state: list[np.ndarray] = []
         self.weight_names: list[str] = []
         self.state_names: list[str] = []
+        self._owner = _no_model  # the model it was added to (a weak reference)
 
     # ------------------------------------------------------------ lifecycle
     def build(self, input_dim: int, dtype: np.dtype, ops: Backend,
@@ -128,6 +129,19 @@ class Layer:
             buf = buffers[(key, shape)] = np.empty(shape, dtype=self.dtype)
         return buf
 
+    def __getstate__(self) -> dict:
+        # Scratch buffers, the last pass's cache and the owning model are this process's
+        # working state, not the layer's: a copy starts without them, free to join a model
+        # only if unbuilt.
+        state = {k: v for k, v in self.__dict__.items() if k not in ("_buffers", "_cache")}
+        state["_owner"] = _no_model
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self.built:
+            self._buffers = {}
+
     # ------------------------------------------------------------ weights
     def adopt(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         """Use ``params`` and ``grads`` (views the model made of its flat buffers, equal in
@@ -159,3 +173,8 @@ class Layer:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items()
                          if k not in ("name", "trainable") and v is not None)
         return f"{type(self).__name__}({args})"
+
+
+def _no_model() -> None:
+    """The owner of a layer that belongs to no model (what a dead weak reference gives)."""
+    return None
