@@ -429,31 +429,30 @@ class Sequential:
 
     def _train_step(self, X, Y, sw) -> tuple[float, np.ndarray]:
         """One step on a checked batch: forward, loss, backward, regularization, clipping,
-        update. Ctrl-C waits until it is complete (see :mod:`nncore._training_guard`)."""
-        with self._guard.step():
-            plan = self._dense_plan()
-            if plan is not None:  # forward, loss and backward in one compiled call
-                value, P = plan.train_step(X, Y, sw)
-                value += self._penalty()
-            else:
-                P = self._forward(X, training=True)
-                value, dA, fused = self._loss(Y, P, sw, grad=True)
-                last = len(self._layers) - 1
-                for i in range(last, -1, -1):
-                    layer = self._layers[i]
-                    if i == last and fused:
-                        dA = layer.backward(dA, need_dX=i > 0, from_logits=True)
-                    else:
-                        dA = layer.backward(dA, need_dX=i > 0)
-            for layer, param, grad, reg in self._penalties:
-                if layer.trainable:
-                    self.ops._regularization_grad(param.reshape(-1), grad.reshape(-1),
-                                                  reg.l1, reg.l2)
-            if self.optimizer.clips:
-                self.optimizer.clip(self._grads(), self.ops)  # per weight, as Keras's clipnorm
-            self.optimizer._apply_flat(self._flat, self._flat_grads, self._param_sizes,
-                                       self._trainable_runs(), self.ops)
-            return value, P
+        update. Called inside the training guard, so Ctrl-C waits until it is complete."""
+        plan = self._dense_plan()
+        if plan is not None:  # forward, loss and backward in one compiled call
+            value, P = plan.train_step(X, Y, sw)
+            value += self._penalty()
+        else:
+            P = self._forward(X, training=True)
+            value, dA, fused = self._loss(Y, P, sw, grad=True)
+            last = len(self._layers) - 1
+            for i in range(last, -1, -1):
+                layer = self._layers[i]
+                if i == last and fused:
+                    dA = layer.backward(dA, need_dX=i > 0, from_logits=True)
+                else:
+                    dA = layer.backward(dA, need_dX=i > 0)
+        for layer, param, grad, reg in self._penalties:
+            if layer.trainable:
+                self.ops._regularization_grad(param.reshape(-1), grad.reshape(-1),
+                                              reg.l1, reg.l2)
+        if self.optimizer.clips:
+            self.optimizer.clip(self._grads(), self.ops)  # per weight, as Keras's clipnorm
+        self.optimizer._apply_flat(self._flat, self._flat_grads, self._param_sizes,
+                                   self._trainable_runs(), self.ops)
+        return value, P
 
     # ------------------------------------------------------------ fit
     def fit(self, x=None, y=None, batch_size: int | None = 32, epochs: int = 1,
@@ -533,6 +532,7 @@ class Sequential:
             cb.on_train_begin()
         batches = _Batches(x, y, sw, batch_size)
         for epoch in range(initial_epoch, epochs):
+            self._guard.checkpoint()
             for cb in callback_list:
                 cb.on_epoch_begin(epoch)
             order = self.rng.permutation(len(x)) if shuffle else None
@@ -541,6 +541,7 @@ class Sequential:
                 for cb in callback_list:
                     cb.on_train_batch_begin(step)
                 value, P = self._train_step(X, Y, W)
+                self._guard.checkpoint()
                 if not math.isfinite(value) and not self._warned_nan:
                     self._warned_nan = True
                     warnings.warn(f"The loss became {value} in epoch {epoch + 1}, batch "
@@ -570,6 +571,7 @@ class Sequential:
     def _evaluate_arrays(self, x, y, sw, batch_size: int) -> dict[str, float]:
         tracker = _Tracker(self._metrics)
         for X, Y, W in _Batches(x, y, sw, batch_size).iterate(None):
+            self._guard.checkpoint()  # validation inside fit: Ctrl-C may stop it here
             P = self._forward(X, training=False)
             value, _, _ = self._loss(Y, P, W, grad=False)
             tracker.update(value, Y, P, W)
