@@ -518,3 +518,40 @@ def test_freezing_mid_training_matches_keras(keras_freeze_runs, backend, case):
         model.train_on_batch(x, y)
     for got, want in zip(model.get_weights(), keras_freeze_runs[case]):
         np.testing.assert_allclose(got, np.asarray(want), rtol=1e-5, atol=1e-6)
+
+
+def test_a_fitted_grid_search_holding_models_pickles():
+    """A GridSearchCV whose estimator keeps a trained native model used to SIGSEGV when
+    pickled; run in a child process, which must exit cleanly."""
+    pytest.importorskip("sklearn", reason="scikit-learn is in the oracle extra")
+    script = textwrap.dedent("""
+        import pickle, numpy as np, nncore as nn
+        from sklearn.base import BaseEstimator, ClassifierMixin
+        from sklearn.model_selection import GridSearchCV
+
+        class Net(ClassifierMixin, BaseEstimator):
+            def __init__(self, units=4):
+                self.units = units
+            def fit(self, X, y):
+                self.model_ = nn.Sequential([
+                    nn.layers.Dense(self.units, input_dim=X.shape[1], activation="relu"),
+                    nn.layers.Dense(2, activation="softmax")], seed=0)
+                self.model_.compile("adam", "sparse_categorical_crossentropy")
+                self.model_.fit(X, y, epochs=3, verbose=0)
+                self.classes_ = np.array([0, 1])
+                return self
+            def predict(self, X):
+                return self.model_.predict(X).argmax(axis=1)
+
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(60, 3)).astype(np.float32)
+        y = (X[:, 0] > 0).astype(np.int64)
+        search = GridSearchCV(Net(), {"units": [2, 4]}, cv=2).fit(X, y)
+        again = pickle.loads(pickle.dumps(search))
+        assert np.array_equal(again.predict(X), search.predict(X))
+        print("same")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "same"

@@ -1136,3 +1136,39 @@ def test_bad_layer_arguments(kwargs, argument):
 def test_bad_model_arguments(kwargs, argument):
     with pytest.raises((ValueError, TypeError), match=argument):
         nn.Sequential([nn.layers.Dense(2, input_dim=2)], **kwargs)
+
+
+# --------------------------------------------------------------------------- shared layers, aliases
+def test_a_layer_serves_one_model():
+    """Adding one unbuilt layer to two models used to work, and building the second
+    re-initialised the first one's weights."""
+    shared = nn.layers.Dense(3, name="shared")
+    first = nn.Sequential([shared], name="first")
+    with pytest.raises(ValueError, match="'shared' already belongs to model 'first'"):
+        nn.Sequential([shared])
+    second = nn.Sequential()
+    with pytest.raises(ValueError, match="already belongs"):
+        second.add(shared)
+    assert second.layers == []
+    first.build(2)
+    kernel = shared.kernel.copy()
+    with pytest.raises(ValueError, match="already belongs to this model"):
+        first.add(shared)
+    assert np.array_equal(shared.kernel, kernel) and len(first.layers) == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_set_weights_with_views_of_the_models_own_weights(backend):
+    """Swapping two layers' kernels with views of them: applied one by one, the second
+    assignment read what the first had already overwritten."""
+    model = nn.Sequential([nn.layers.Dense(3, input_dim=3), nn.layers.Dense(3),
+                           nn.layers.BatchNormalization()], seed=0, backend=backend)
+    first, second, bn = model.layers
+    bn.moving_mean[...] = [1.0, 2.0, 3.0]
+    expected = [second.kernel.copy(), second.bias.copy(), first.kernel.copy(),
+                first.bias.copy(), bn.gamma.copy(), bn.beta.copy(), bn.moving_variance.copy(),
+                bn.moving_mean.copy()]
+    model.set_weights([second.kernel, second.bias, first.kernel, first.bias, bn.gamma,
+                       bn.beta, bn.moving_variance, bn.moving_mean])
+    for got, want in zip(model.get_weights(), expected):
+        assert np.array_equal(got, want)
