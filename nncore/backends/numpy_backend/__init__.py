@@ -1,7 +1,7 @@
 """The NumPy backend: every kernel written for a reader; the oracle for the native one."""
 from nncore.backends.base import Backend
 from nncore.backends.numpy_backend import (
-    activations, dense, elementwise, losses, normalization, optimizers,
+    activations, dense, elementwise, losses, normalization, optimizers, plan,
 )
 
 
@@ -26,3 +26,9 @@ class NumpyBackend(Backend):
     _clip_by_value = staticmethod(elementwise.clip_by_value)
     _sum_squares = staticmethod(elementwise.sum_squares)
     _scale = staticmethod(elementwise.scale)
+
+    def dense_plan(self, weights, grads, codes, alphas, loss_code, from_logits, delta,
+                   fused):
+        """The training step of a Dense stack, written out (see plan.DensePlan)."""
+        return plan.DensePlan(weights, grads, codes, alphas, loss_code, from_logits, delta,
+                              fused)
