@@ -8,7 +8,7 @@ Example
 -------
 >>> import nncore as nn
 >>> nn.activations.softmax([[1.0, 2.0, 0.0]]).round(4)
-array([[0.2447, 0.6652, 0.09  ]], dtype=float32)
+array([[0.2447, 0.6652, 0.09  ]])
 """
 from __future__ import annotations
 
