@@ -45,12 +45,17 @@ The header (keys in this order when written; exactly these keys, no others)::
   ``/``-separated parts that are not empty and do not start with ``.`` (``dense_1/W``).
 - Strings hold Unicode text only: lone surrogates (U+D800 to U+DFFF) are refused.
 
-What the reader checks, in this order, before trusting any length or parsing any JSON:
-size bounds, magic, the SHA-256 over the whole file, the version (a newer one is refused
-with its number), then the header length, the JSON and its structure, the dtypes, shapes,
-ranges and names. The checksum detects damage (truncated downloads, bit rot, edits); it
-is not a signature, so a deliberately crafted file has a valid checksum, and the
-structural checks alone are what keep such a file harmless.
+What the reader checks, in this order: the file's size against ``MAX_FILE_BYTES``, the
+magic, the version (a newer one is refused with its number), the declared file length and
+header length against the real size of the file and ``MAX_HEADER_BYTES``; only then does
+it read further: the SHA-256 over the whole file, hashed in chunks of 1 MiB, then the JSON
+and its structure, the dtypes, shapes, ranges and names, and last the arrays, each read
+from the file straight into its own new array (hashed again on the way, so the checksum
+covers exactly the bytes returned). A foreign or inconsistent file of any size is thus
+refused after reading 28 bytes, and no file costs more memory than its header and arrays.
+The checksum detects damage (truncated downloads, bit rot, edits); it is not a signature,
+so a deliberately crafted file has a valid checksum, and the structural checks alone are
+what keep such a file harmless.
 
 Writing is atomic: a temporary file in the target's directory, flushed and fsync'ed, is
 renamed onto the target with ``os.replace``; on any failure it is removed and a previous
@@ -78,7 +83,7 @@ import secrets
 import stat
 import struct
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -97,6 +102,9 @@ MAX_FILE_BYTES = 1 << 36        # 64 GiB
 MAX_HEADER_BYTES = 1 << 26      # 64 MiB of JSON
 MAX_DEPTH = 64                  # nesting of lists and dicts in the config
 MAX_NDIM = 32                   # numpy 1.x's limit, the lower of the supported numpys
+# The checksum is computed through one buffer of this size, so refusing a file of any size
+# takes this much memory, not the file's size.
+_CHUNK_BYTES = 1 << 20
 
 # Little-endian dtype strings allowed in a file, mapped to the host-order dtype we return.
 _DTYPES = {code: np.dtype(code).newbyteorder("=")
@@ -385,15 +393,16 @@ def read_archive(path: str | os.PathLike[str]) -> tuple[dict, dict[str, np.ndarr
     array([0, 1, 2])
     """
     path = _check_path(path)
-    blob = _read_file(path)
-    try:
-        return _decode(blob)
-    except ModelFileError as exc:
-        raise ModelFileError(f"cannot load {path!r}: {exc}") from None
+    f = _open_regular_file(path)
+    with f:
+        try:
+            return _decode(f, os.fstat(f.fileno()).st_size)
+        except ModelFileError as exc:
+            raise ModelFileError(f"cannot load {path!r}: {exc}") from None
 
 
-def _read_file(path: str) -> bytes:
-    """The whole file, refusing anything but a regular file of a sane size."""
+def _open_regular_file(path: str) -> BinaryIO:
+    """``path`` opened for reading, refusing anything but a regular file of a sane size."""
     # O_NONBLOCK: opening a FIFO must not hang waiting for a writer; no effect on files.
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0))
     try:
@@ -408,53 +417,89 @@ def _read_file(path: str) -> bytes:
     except BaseException:
         os.close(fd)
         raise
-    with os.fdopen(fd, "rb") as f:
-        # +1: a file that grew since fstat shows up as a length/checksum error, not a hang.
-        return f.read(info.st_size + 1)
+    # Unbuffered: the arrays are read straight into their own memory, and a second pass
+    # must see the file as it is then, not a buffer kept from the first.
+    return os.fdopen(fd, "rb", buffering=0)
 
 
-def _decode(blob: bytes) -> tuple[dict, dict[str, np.ndarray]]:
-    """Check ``blob`` in the documented order, then build the config and the arrays."""
-    _check_frame(blob)
-    _, version, length, header_length = _PREFIX.unpack_from(blob)
+def _decode(f: BinaryIO, size: int) -> tuple[dict, dict[str, np.ndarray]]:
+    """Check the file of ``size`` bytes in the documented order, then read the config and
+    the arrays. Only the fixed-size prefix is read before every declared size has been
+    checked against ``size``; the checksum is computed in chunks."""
+    prefix = _read_prefix(f, size)
+    _, version, length, header_length = _PREFIX.unpack(prefix)
     _check_version(version)
-    if length != len(blob):
-        raise ModelFileError(f"the file declares {length} bytes but has {len(blob)}")
-    data_start = _PREFIX.size + header_length
-    if header_length > min(MAX_HEADER_BYTES, len(blob) - _MIN_FILE_BYTES):
+    _check_length(length, size)
+    if header_length > size - _MIN_FILE_BYTES:
         raise ModelFileError(f"header length {header_length} does not fit in the file")
-    header = _parse_header(blob[_PREFIX.size:data_start])
+    if header_length > MAX_HEADER_BYTES:
+        raise ModelFileError(f"the header declares {header_length} bytes of JSON, more than "
+                             f"MAX_HEADER_BYTES={MAX_HEADER_BYTES}")
+    digest = _read_at(f, size - _DIGEST_SIZE, _DIGEST_SIZE)
+    if _hash_file(f, size - _DIGEST_SIZE) != digest:
+        raise ModelFileError("checksum mismatch: the file was altered or damaged")
+    raw_header = _read_at(f, _PREFIX.size, header_length)
+    header = _parse_header(raw_header)
     if header["format_version"] != version:
         raise ModelFileError(f"the header says format version {header['format_version']!r} "
                              f"but the file starts with version {version}")
-    data = memoryview(blob)[data_start:len(blob) - _DIGEST_SIZE]
     table = header["arrays"]
-    _check_ranges(table, len(data))
-    arrays = {entry["name"]: _array(entry, data) for entry in table}
-    return header["config"], arrays
+    _check_ranges(table, size - _MIN_FILE_BYTES - header_length)
+    # The arrays are hashed again as they are read: the checksum must cover the very bytes
+    # returned, even if another process rewrites the file between the two passes.
+    reread = hashlib.sha256(prefix + raw_header)
+    arrays = {entry["name"]: _read_array(f, entry, _PREFIX.size + header_length, reread)
+              for entry in sorted(table, key=lambda e: e["offset"])}
+    if reread.digest() != digest:
+        raise ModelFileError("the file changed while it was being read")
+    return header["config"], {entry["name"]: arrays[entry["name"]] for entry in table}
 
 
-def _check_frame(blob: bytes) -> None:
-    """Size bounds, magic and checksum: is this an intact nncore file at all?"""
-    if not blob:
+def _read_prefix(f: BinaryIO, size: int) -> bytes:
+    """The fixed-size prefix, after the checks that need nothing else: is this an nncore
+    file at all, and long enough to be one?"""
+    prefix = f.read(_PREFIX.size)
+    if not prefix:
         raise ModelFileError("empty file (0 bytes): not an nncore model file")
-    if blob[:len(MAGIC)] != MAGIC[:len(blob)]:
-        raise ModelFileError("not an nncore model file" + _foreign_hint(blob))
-    if len(blob) < _MIN_FILE_BYTES:
-        raise ModelFileError(f"truncated: {len(blob)} bytes, shorter than the smallest "
+    if prefix[:len(MAGIC)] != MAGIC[:len(prefix)]:
+        raise ModelFileError("not an nncore model file" + _foreign_hint(prefix))
+    if size < _MIN_FILE_BYTES or len(prefix) < _PREFIX.size:
+        raise ModelFileError(f"truncated: {size} bytes, shorter than the smallest "
                              f"nncore model file ({_MIN_FILE_BYTES} bytes)")
-    # A memoryview: hashing a model of gigabytes must not copy it first.
-    body, digest = memoryview(blob)[:-_DIGEST_SIZE], blob[-_DIGEST_SIZE:]
-    if hashlib.sha256(body).digest() != digest:
-        # The declared length is not trusted; it only makes the message more useful.
-        declared = _PREFIX.unpack_from(blob)[2]
-        if declared > len(blob):
-            raise ModelFileError(f"truncated: the file has {len(blob)} bytes but declares "
-                                 f"{declared} (an interrupted download or copy?)")
-        if declared < len(blob):
-            raise ModelFileError(f"the file has {len(blob) - declared} unexpected bytes "
-                                 f"after its declared end ({declared} bytes), or is damaged")
-        raise ModelFileError("checksum mismatch: the file was altered or damaged")
+    return prefix
+
+
+def _check_length(declared: int, size: int) -> None:
+    """The length in the frame against the real size, before trusting any other length."""
+    if declared > size:
+        raise ModelFileError(f"truncated: the file declares {declared} bytes but has {size} "
+                             "(an interrupted download or copy?)")
+    if declared < size:
+        raise ModelFileError(f"the file declares {declared} bytes but has {size}: "
+                             f"{size - declared} unexpected bytes after its declared end, "
+                             "or it is damaged")
+
+
+def _read_at(f: BinaryIO, offset: int, nbytes: int) -> bytes:
+    f.seek(offset)
+    data = f.read(nbytes)
+    if len(data) != nbytes:
+        raise ModelFileError("the file changed while it was being read")
+    return data
+
+
+def _hash_file(f: BinaryIO, nbytes: int) -> bytes:
+    """SHA-256 of the first ``nbytes`` bytes, read through one reused chunk buffer."""
+    digest = hashlib.sha256()
+    chunk = memoryview(bytearray(_CHUNK_BYTES))
+    f.seek(0)
+    while nbytes:
+        count = f.readinto(chunk[:min(nbytes, _CHUNK_BYTES)])
+        if not count:
+            raise ModelFileError("the file changed while it was being read")
+        digest.update(chunk[:count])
+        nbytes -= count
+    return digest.digest()
 
 
 def _foreign_hint(blob: bytes) -> str:
@@ -584,10 +629,19 @@ def _check_ranges(table: list[dict], data_length: int) -> None:
                              "belong to no array")
 
 
-def _array(entry: dict, data: memoryview) -> np.ndarray:
-    """A fresh host-order copy of one array; the file's bytes are never aliased."""
+def _read_array(f: BinaryIO, entry: dict, data_start: int, digest: Any) -> np.ndarray:
+    """One array read straight from the file into a fresh host-order array; its bytes
+    also go into ``digest``."""
     code, shape = entry["dtype"], tuple(entry["shape"])
-    raw = data[entry["offset"]:entry["offset"] + entry["nbytes"]]
-    # frombuffer with a whitelisted plain dtype: bytes become numbers, never objects.
-    stored = np.frombuffer(raw, dtype=np.dtype(code)).reshape(shape)
-    return stored.astype(_DTYPES[code], order="C", copy=True)
+    # A whitelisted plain dtype: bytes become numbers, never objects.
+    stored = np.empty(shape, dtype=np.dtype(code))
+    raw = memoryview(stored.reshape(-1).view(np.uint8))
+    f.seek(data_start + entry["offset"])
+    filled = 0
+    while filled < len(raw):
+        count = f.readinto(raw[filled:])
+        if not count:
+            raise ModelFileError("the file changed while it was being read")
+        filled += count
+    digest.update(raw)
+    return stored.astype(_DTYPES[code], order="C", copy=False)
