@@ -59,7 +59,20 @@ what keep such a file harmless.
 
 Writing is atomic: a temporary file in the target's directory, flushed and fsync'ed, is
 renamed onto the target with ``os.replace``; on any failure it is removed and a previous
-file at the path is left as it was.
+file at the path is left as it was. What the path may name:
+
+- nothing yet, or a regular file, which is replaced;
+- a symbolic link, which is followed to the file it points to (through any chain of
+  links); that file is written atomically in its own directory and the link stays a link,
+  as ``open(path, "w")`` would leave it; a link pointing nowhere creates its target;
+- a directory raises ``IsADirectoryError``; a FIFO, a device node (``/dev/null``) or a
+  socket raises ``shutil.SpecialFileError`` (as ``shutil.copyfile`` does): renaming a
+  regular file over them would silently destroy them, and writing into them is not
+  saving a file; a loop of links raises ``OSError`` (``ELOOP``);
+- a name longer than the file system allows raises ``OSError`` (``ENAMETOOLONG``) with a
+  message giving the lengths, before anything is written.
+
+Every such error has the path the caller gave as its ``filename``.
 
 Example
 -------
@@ -83,6 +96,7 @@ import secrets
 import stat
 import struct
 from collections.abc import Mapping
+from shutil import SpecialFileError
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -148,7 +162,8 @@ def write_archive(path: str | os.PathLike[str], config: dict,
     Parameters
     ----------
     path : str or os.PathLike
-        Target file. Its directory must exist; an existing file is replaced.
+        Target file. Its directory must exist; an existing file is replaced, a symlink is
+        followed and its target replaced (the module docstring says what else is refused).
     config : dict
         Strict-JSON data: dicts with str keys, lists, tuples (read back as lists), str,
         int, finite float, bool and None, nested at most ``MAX_DEPTH`` levels.
@@ -162,7 +177,8 @@ def write_archive(path: str | os.PathLike[str], config: dict,
         An argument of the wrong type or value; the message names it.
     OSError
         The file cannot be written (``PermissionError``, ``FileNotFoundError``,
-        ``IsADirectoryError``...); its ``filename`` is ``path``.
+        ``IsADirectoryError``, ``shutil.SpecialFileError`` for a FIFO or a device, a name
+        too long...); its ``filename`` is ``path``.
 
     Example
     -------
@@ -172,10 +188,7 @@ def write_archive(path: str | os.PathLike[str], config: dict,
     """
     path = _check_path(path)
     header, blocks = _encode(config, arrays)
-    if os.path.isdir(path):
-        raise IsADirectoryError(errno.EISDIR, "cannot write a model file over a directory",
-                                path)
-    _write_atomically(path, header, blocks)
+    _write_atomically(_write_target(path), path, header, blocks)
 
 
 def _encode(config: Any, arrays: Any) -> tuple[bytes, list[np.ndarray]]:
@@ -272,11 +285,51 @@ def _check_text(text: str, where: str, value_error: type[Exception]) -> None:
                           "which is not valid Unicode text")
 
 
-def _write_atomically(path: str, header: bytes, blocks: list[np.ndarray]) -> None:
-    """Write to a temporary sibling, fsync it, then rename it onto ``path``."""
-    directory = os.path.dirname(os.path.abspath(path))
+def _write_target(path: str) -> str:
+    """The file that saving to ``path`` replaces: ``path`` with every symlink resolved,
+    once checked to be a regular file or nothing yet (see the module docstring)."""
+    target = os.path.realpath(path)
     try:
-        fd, tmp = _create_temporary(directory, os.path.basename(path))
+        mode = os.lstat(target).st_mode
+    except FileNotFoundError:
+        return target  # created; a missing directory is reported when creating it
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise _name_too_long(target, path) from None
+        raise _with_path(exc, path) from exc
+    if stat.S_ISREG(mode):
+        return target
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "cannot write a model file over a directory",
+                                path)
+    if stat.S_ISLNK(mode):  # realpath stops where links loop
+        raise OSError(errno.ELOOP, "the symbolic links loop, no file to write", path)
+    raise SpecialFileError(errno.EINVAL, f"{_special_kind(mode)} is not a regular file; a "
+                           "model is saved only to a regular file or a symlink to one", path)
+
+
+def _special_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "this file type"
+
+
+def _name_too_long(target: str, path: str) -> OSError:
+    name = os.fsencode(os.path.basename(target))
+    return OSError(errno.ENAMETOOLONG, f"file name too long for the file system: its last "
+                   f"part has {len(name)} bytes and the whole path {len(os.fsencode(target))} "
+                   "(most file systems allow 255 bytes a name)", path)
+
+
+def _write_atomically(target: str, path: str, header: bytes, blocks: list[np.ndarray]) -> None:
+    """Write to a temporary sibling of ``target``, fsync it, then rename it onto
+    ``target``; errors name ``path``, the caller's name for it."""
+    directory = os.path.dirname(target)
+    try:
+        fd, tmp = _create_temporary(directory, os.path.basename(target))
     except OSError as exc:
         raise _with_path(exc, path) from exc
     try:
@@ -289,7 +342,7 @@ def _write_atomically(path: str, header: bytes, blocks: list[np.ndarray]) -> Non
             f.write(digest.digest())
             f.flush()
             os.fsync(f.fileno())  # the bytes are on disk before the name points at them
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException as exc:  # KeyboardInterrupt too: never leave the temporary file
         _remove_quietly(tmp)
         if isinstance(exc, OSError):
@@ -302,7 +355,9 @@ def _create_temporary(directory: str, base: str) -> tuple[int, str]:
     """A new file beside the target; mode 0o666 minus the umask, as ``open`` would give."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
-        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
+        # base[:50]: at most 218 bytes in all, so any name the file system allows for the
+        # target also leaves room for its temporary.
+        tmp = os.path.join(directory, f".{base[:50]}.{secrets.token_hex(6)}.tmp")
         try:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:

@@ -5,7 +5,10 @@ memory used and the bytes read, never on wall-clock time.
 """
 from __future__ import annotations
 
+import errno
 import os
+import shutil
+import stat
 import struct
 import tracemalloc
 from pathlib import Path
@@ -112,3 +115,99 @@ def test_a_file_rewritten_while_it_is_read_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(saving, "_hash_file", hash_then_alter)
     with pytest.raises(ModelFileError, match="changed while it was being read"):
         read_archive(path)
+
+
+# ------------------------------------------------------------ item 12: what a save path names
+
+
+def _saves_nothing(monkeypatch) -> None:
+    """Any rename during the call fails the test, before it can replace a device node."""
+    def refuse(src, dst):
+        raise AssertionError(f"os.replace({src!r}, {dst!r}) was called")
+    monkeypatch.setattr(os, "replace", refuse)
+
+
+@pytest.mark.parametrize("relative", [True, False], ids=["relative-link", "absolute-link"])
+def test_saving_over_a_symlink_writes_its_target_and_keeps_the_link(tmp_path, relative):
+    (tmp_path / "models").mkdir()
+    target = tmp_path / "models" / "real.nnc"
+    write_archive(target, {"v": "old"}, {})
+    link = tmp_path / "latest.nnc"
+    link.symlink_to(Path("models/real.nnc") if relative else target)
+    chain = tmp_path / "chain.nnc"
+    chain.symlink_to(link)
+    write_archive(link, {"v": "new"}, {"W": np.ones(2, np.float32)})
+    write_archive(chain, {"v": "newer"}, {})
+    assert link.is_symlink() and chain.is_symlink()
+    assert os.path.realpath(chain) == os.path.realpath(target)
+    assert read_archive(target)[0] == {"v": "newer"}
+    assert sorted(os.listdir(tmp_path / "models")) == ["real.nnc"], "no temporary left"
+
+
+def test_a_dangling_symlink_creates_its_target(tmp_path):
+    link = tmp_path / "m.nnc"
+    link.symlink_to(tmp_path / "target.nnc")
+    write_archive(link, {"v": 1}, {})
+    assert link.is_symlink() and read_archive(tmp_path / "target.nnc")[0] == {"v": 1}
+
+
+def test_a_symlink_loop_is_refused(tmp_path, monkeypatch):
+    a, b = tmp_path / "a.nnc", tmp_path / "b.nnc"
+    a.symlink_to(b)
+    b.symlink_to(a)
+    _saves_nothing(monkeypatch)
+    with pytest.raises(OSError, match="symbolic links loop") as info:
+        write_archive(a, {}, {})
+    assert info.value.filename == str(a)
+    assert a.is_symlink() and b.is_symlink()
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path, monkeypatch):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs on this platform")
+    fifo = tmp_path / "pipe.nnc"
+    os.mkfifo(fifo)
+    _saves_nothing(monkeypatch)
+    with pytest.raises(OSError, match="a FIFO .* is not a regular file") as info:
+        write_archive(fifo, {}, {})  # opening it to write would block: it must not be opened
+    assert isinstance(info.value, shutil.SpecialFileError)
+    assert info.value.filename == str(fifo)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert os.listdir(tmp_path) == ["pipe.nnc"]
+
+
+def test_a_device_node_is_refused(monkeypatch):
+    if not os.path.exists(os.devnull) or os.name != "posix":
+        pytest.skip("no /dev/null here")
+    _saves_nothing(monkeypatch)  # as root, a regression would replace /dev/null itself
+    with pytest.raises(shutil.SpecialFileError, match="a character device") as info:
+        write_archive(os.devnull, {}, {})
+    assert info.value.filename == os.devnull
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
+def test_a_symlink_to_a_device_is_refused(tmp_path, monkeypatch):
+    link = tmp_path / "m.nnc"
+    link.symlink_to(os.devnull)
+    _saves_nothing(monkeypatch)
+    with pytest.raises(shutil.SpecialFileError) as info:
+        write_archive(link, {}, {})
+    assert info.value.filename == str(link) and link.is_symlink()
+
+
+def test_a_name_too_long_is_refused_clearly_and_writes_nothing(tmp_path):
+    path = tmp_path / ("m" * 300 + ".nnc")
+    with pytest.raises(OSError, match="file name too long for the file system: its last "
+                                      "part has 304 bytes") as info:
+        write_archive(path, {}, {})
+    assert info.value.errno == errno.ENAMETOOLONG and info.value.filename == str(path)
+    assert os.listdir(tmp_path) == []
+
+
+def test_the_longest_name_the_file_system_allows_can_be_saved(tmp_path):
+    """The temporary's name must fit wherever the target's name fits."""
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX") if hasattr(os, "pathconf") else 255
+    path = tmp_path / ("m" * (limit - 4) + ".nnc")
+    write_archive(path, {"v": 1}, {})
+    assert read_archive(path)[0] == {"v": 1}
+    assert os.listdir(tmp_path) == [path.name]
