@@ -44,6 +44,10 @@ The header (keys in this order when written; exactly these keys, no others)::
 - Names: unique, 1 to 255 characters among letters, digits and ``_ . - / : [ ]``, in
   ``/``-separated parts that are not empty and do not start with ``.`` (``dense_1/W``).
 - Strings hold Unicode text only: lone surrogates (U+D800 to U+DFFF) are refused.
+- Bounds (module constants): the file at most ``MAX_FILE_BYTES`` (64 GiB), the JSON header
+  at most ``MAX_HEADER_BYTES`` (16 MiB), the config nested at most ``MAX_DEPTH`` levels,
+  arrays at most ``MAX_NDIM`` dimensions; a model at most ``MAX_LAYERS`` (10,000) layers,
+  which ``nncore.Sequential`` enforces when it is built and when it is loaded.
 
 What the reader checks, in this order: the file's size against ``MAX_FILE_BYTES``, the
 magic, the version (a newer one is refused with its number), the declared file length and
@@ -101,7 +105,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-__all__ = ["FORMAT_VERSION", "MAGIC", "ModelFileError", "read_archive", "write_archive"]
+__all__ = ["FORMAT_VERSION", "MAGIC", "MAX_LAYERS", "ModelFileError", "read_archive",
+           "write_archive"]
 
 MAGIC = b"\x89NNC\r\n\x1a\n"
 FORMAT_VERSION = 1
@@ -113,7 +118,14 @@ _MIN_FILE_BYTES = _PREFIX.size + _DIGEST_SIZE
 # Bounds that keep a hostile file from making us allocate or recurse without limit. An MLP
 # trained on a CPU is far below them; they are module constants so a user can raise them.
 MAX_FILE_BYTES = 1 << 36        # 64 GiB
-MAX_HEADER_BYTES = 1 << 26      # 64 MiB of JSON
+# A 10,000-layer model's JSON (config and array table) takes about 5 MB, some 500 bytes a
+# Dense layer; 16 MiB leaves room for long names and regularizers while a hostile header
+# stays a fraction of a second (and of memory) to parse.
+MAX_HEADER_BYTES = 1 << 24      # 16 MiB of JSON
+# Layers of a model, enforced by Sequential (add, from_config) so that every model that can
+# be built can be saved and loaded. Far deeper than any useful MLP; loading is linear in
+# the layers, and this bounds how long a file of tiny layer configs can keep a load busy.
+MAX_LAYERS = 10_000
 MAX_DEPTH = 64                  # nesting of lists and dicts in the config
 MAX_NDIM = 32                   # numpy 1.x's limit, the lower of the supported numpys
 # The checksum is computed through one buffer of this size, so refusing a file of any size

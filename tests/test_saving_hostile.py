@@ -1,4 +1,5 @@
-"""Hostile or unusual files and paths (issue 14, items 9, 10 and 12).
+"""Hostile or unusual files and paths, and models of many layers (issue 14, items 9, 10
+and 12).
 
 Large files are sparse (``truncate``): they take no disk space, and the tests assert on the
 memory used and the bytes read, never on wall-clock time.
@@ -6,6 +7,8 @@ memory used and the bytes read, never on wall-clock time.
 from __future__ import annotations
 
 import errno
+import hashlib
+import json
 import os
 import shutil
 import stat
@@ -16,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import nncore as nn
 from nncore import saving
 from nncore.saving import MAGIC, ModelFileError, read_archive, write_archive
 
@@ -80,8 +84,9 @@ def test_a_header_length_over_the_cap_is_refused_before_reading(tmp_path):
 
 def test_the_checksum_of_a_large_file_is_streamed(tmp_path):
     """A frame that agrees with the file's size must be hashed, but in bounded memory."""
-    path = sparse_file(tmp_path / "garbage.nnc", GIB, prefix(GIB, 2))
-    refuse_cheaply(path, "checksum mismatch", max_read=GIB + (1 << 20))
+    size = GIB // 4
+    path = sparse_file(tmp_path / "garbage.nnc", size, prefix(size, 2))
+    refuse_cheaply(path, "checksum mismatch", max_read=size + (1 << 20))
 
 
 def test_loading_costs_the_arrays_not_a_copy_of_the_file(tmp_path):
@@ -211,3 +216,90 @@ def test_the_longest_name_the_file_system_allows_can_be_saved(tmp_path):
     write_archive(path, {"v": 1}, {})
     assert read_archive(path)[0] == {"v": 1}
     assert os.listdir(tmp_path) == [path.name]
+
+
+# ------------------------------------------------------------ item 10: many layers
+
+
+def _deep_model(n: int) -> nn.Sequential:
+    return nn.Sequential([nn.layers.Dense(2, input_dim=2)]
+                         + [nn.layers.Dense(2) for _ in range(n - 1)], seed=0)
+
+
+def _count_work(monkeypatch, action) -> tuple[int, int]:
+    """(calls of Sequential._pack, calls of any layer's output_dim) while ``action`` runs:
+    each is a pass over layers or weights, so their totals measure the work done."""
+    counts = {"pack": 0, "output_dim": 0}
+    pack, output_dim = nn.Sequential._pack, nn.layers.Dense.output_dim
+
+    def counted_pack(model):
+        counts["pack"] += 1
+        pack(model)
+
+    def counted_output_dim(layer, input_dim):
+        counts["output_dim"] += 1
+        return output_dim(layer, input_dim)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(nn.Sequential, "_pack", counted_pack)
+        patch.setattr(nn.layers.Dense, "output_dim", counted_output_dim)
+        action()
+    return counts["pack"], counts["output_dim"]
+
+
+@pytest.mark.parametrize("n", [200, 400])
+def test_building_and_loading_n_layers_packs_the_weights_once(tmp_path, monkeypatch, n):
+    assert _count_work(monkeypatch, lambda: _deep_model(n))[0] == 1
+    path = tmp_path / "deep.nnc"
+    model = _deep_model(n)
+    model.compile("adam", "mse")
+    model.save(path)
+    assert _count_work(monkeypatch, lambda: nn.load_model(path))[0] == 1
+
+
+def test_building_and_loading_work_grows_linearly_with_the_layers(tmp_path, monkeypatch):
+    def load_work(n):
+        path = tmp_path / f"deep{n}.nnc"
+        _deep_model(n).save(path)
+        return _count_work(monkeypatch, lambda: nn.load_model(path))[1]
+
+    def build_work(n):
+        return _count_work(monkeypatch, lambda: _deep_model(n))[1]
+
+    for work in (build_work, load_work):
+        small, large = work(200), work(400)
+        assert large <= 2 * small + 10, f"{work.__name__}: {small} for 200, {large} for 400"
+
+
+def test_more_layers_than_the_cap_are_refused_clearly(tmp_path):
+    too_many = saving.MAX_LAYERS + 1
+    with pytest.raises(ValueError, match=f"at most MAX_LAYERS={saving.MAX_LAYERS} layers.*"
+                                         f"Received: {too_many} layers"):
+        nn.Sequential([nn.layers.Dropout(0.1) for _ in range(too_many)])
+    model = nn.Sequential([nn.layers.Dropout(0.1) for _ in range(saving.MAX_LAYERS)])
+    with pytest.raises(ValueError, match="at most MAX_LAYERS"):
+        model.add(nn.layers.Dropout(0.1))
+    assert len(model.layers) == saving.MAX_LAYERS
+
+    path = tmp_path / "m.nnc"
+    nn.Sequential([nn.layers.Dense(2, input_dim=2), nn.layers.Dropout(0.1)], seed=0).save(path)
+    config, arrays = read_archive(path)
+    dense, dropout = config["model"]["layers"]
+    config["model"]["layers"] = [dense] + [dropout] * too_many  # the weights still match
+    write_archive(path, config, arrays)
+    with pytest.raises(ModelFileError, match="at most MAX_LAYERS"):
+        nn.load_model(path)
+
+
+def test_a_json_header_over_the_cap_is_refused_on_writing_and_reading(tmp_path):
+    config = {"pad": "x" * saving.MAX_HEADER_BYTES}
+    with pytest.raises(ValueError, match="more than MAX_HEADER_BYTES"):
+        write_archive(tmp_path / "w.nnc", config, {})
+    assert os.listdir(tmp_path) == []
+    body = json.dumps({"format_version": 1, "config": config, "arrays": []}).encode()
+    content = prefix(28 + len(body) + 32, len(body)) + body
+    path = tmp_path / "r.nnc"
+    path.write_bytes(content + hashlib.sha256(content).digest())
+    with pytest.raises(ModelFileError, match=f"declares {len(body)} bytes of JSON, more than "
+                                             "MAX_HEADER_BYTES"):
+        read_archive(path)
