@@ -303,3 +303,13 @@ def test_a_json_header_over_the_cap_is_refused_on_writing_and_reading(tmp_path):
     with pytest.raises(ModelFileError, match=f"declares {len(body)} bytes of JSON, more than "
                                              "MAX_HEADER_BYTES"):
         read_archive(path)
+
+
+def test_a_refused_stack_leaves_its_layers_unused():
+    """Every layer is checked before any is named or built, so the good layers of a
+    refused ``Sequential([...])`` can go into another model."""
+    first, second = nn.layers.Dense(3, input_dim=2), nn.layers.Dense(4)
+    with pytest.raises(ValueError, match="expects input_dim=5"):
+        nn.Sequential([first, second, nn.layers.Dense(2, input_dim=5)])
+    assert not first.built and first.name is None and second.name is None
+    assert nn.Sequential([first, second]).count_params() == 9 + 16
