@@ -65,8 +65,7 @@ class Sequential:
         self.stop_training = False
         self.history = None
         self._guard = TrainingGuard()
-        for layer in layers or []:
-            self.add(layer)
+        self._add_layers(list(layers or []))
 
     # ------------------------------------------------------------ structure
     @property
@@ -78,35 +77,89 @@ class Sequential:
         return self.input_dim is not None
 
     def add(self, layer: Layer) -> None:
-        """Append a layer; the model builds as soon as the first layer knows its input."""
-        if not isinstance(layer, Layer):
-            raise TypeError(f"layer must be an nncore Layer. Received: {layer!r}")
-        owner = layer._owner()
-        if layer.built or owner is not None:
-            # Sharing would let one model's build re-initialise the other's weights.
-            where = "this model" if owner is self else f"model {owner.name!r}" \
-                if owner is not None else "a model"
-            raise ValueError(f"Layer {layer.name or layer!r} already belongs to {where}; "
-                             "a layer serves one model: create a new one.")
-        if self.built and layer.input_dim is not None and \
-                layer.input_dim != self._output_dim(self.input_dim):
-            raise ValueError(f"Layer expects input_dim={layer.input_dim}, but the model "
-                             f"outputs {self._output_dim(self.input_dim)} features.")
-        taken = {other.name for other in self._layers}
-        if layer.name is None:
-            base = _snake(type(layer).__name__)
-            layer.name = base if base not in taken else next(
-                f"{base}_{i}" for i in range(1, len(taken) + 2) if f"{base}_{i}" not in taken)
-        elif layer.name in taken:
-            raise ValueError(f"Layer names must be unique. Received a second {layer.name!r}")
-        self._layers.append(layer)
-        layer._owner = weakref.ref(self)
+        """Append a layer; the model builds as soon as the first layer knows its input.
+
+        On a built model each ``add`` moves every weight into a new flat buffer: build a
+        deep stack with ``Sequential([...])``, which does that once.
+        """
+        self._add_layers([layer])
+
+    def _add_layers(self, layers: list) -> None:
+        """Append ``layers`` and build them in one pass, linear in the number of layers
+        (one ``_pack``); all are checked and named before anything changes."""
+        names = self._check_new_layers(layers)
+        for layer, name in zip(layers, names):
+            layer.name = name
+        start = len(self._layers)
+        self._layers.extend(layers)
+        for layer in layers:
+            layer._owner = weakref.ref(self)
         if self.built:
-            layer.build(self._output_dim(self.input_dim, upto=len(self._layers) - 1),
-                        self.dtype, self.ops, self.rng)
+            dim = self._output_dim(self.input_dim, upto=start)
+            for layer in layers:
+                layer.build(dim, self.dtype, self.ops, self.rng)
+                dim = layer.output_dim(dim)
             self._pack()
-        elif len(self._layers) == 1 and layer.input_dim is not None:
-            self.build(layer.input_dim)
+        elif start == 0 and layers and layers[0].input_dim is not None:
+            self.build(layers[0].input_dim)
+
+    def _check_new_layers(self, layers: list) -> list[str]:
+        """The names ``layers`` will take, once each is checked against the model and the
+        layers before it, as ``add`` one by one would check it."""
+        self._check_layer_count(len(self._layers) + len(layers))
+        members = {id(other) for other in self._layers}
+        taken = {other.name for other in self._layers}
+        counters: dict[str, int] = {}  # next suffix to try per base name: no rescans
+        # Known once the model is built, or will be by its first layer's input_dim.
+        dim = self._output_dim(self.input_dim) if self.built else None
+        if not self._layers and layers and isinstance(layers[0], Layer):
+            dim = layers[0].input_dim
+        names = []
+        for layer in layers:
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layer must be an nncore Layer. Received: {layer!r}")
+            owner = layer._owner()
+            if layer.built or owner is not None or id(layer) in members:
+                # Sharing would let one model's build re-initialise the other's weights.
+                where = "this model" if owner is self or id(layer) in members else \
+                    f"model {owner.name!r}" if owner is not None else "a model"
+                raise ValueError(f"Layer {layer.name or layer!r} already belongs to {where}; "
+                                 "a layer serves one model: create a new one.")
+            members.add(id(layer))
+            if dim is not None:
+                if layer.input_dim is not None and layer.input_dim != dim:
+                    raise ValueError(f"Layer expects input_dim={layer.input_dim}, but the "
+                                     f"model outputs {dim} features.")
+                dim = layer.output_dim(dim)
+            names.append(self._free_name(layer, taken, counters))
+            taken.add(names[-1])
+        return names
+
+    @staticmethod
+    def _check_layer_count(count: int) -> None:
+        from nncore import saving
+
+        if count > saving.MAX_LAYERS:
+            raise ValueError(f"A model holds at most MAX_LAYERS={saving.MAX_LAYERS} layers "
+                             f"(nncore.saving.MAX_LAYERS). Received: {count} layers")
+
+    @staticmethod
+    def _free_name(layer: Layer, taken: set, counters: dict[str, int]) -> str:
+        """The layer's own name if it is free, else the first free ``base_i`` after the
+        last one given for this base (names are only added, so none before it is free)."""
+        if layer.name is not None:
+            if layer.name in taken:
+                raise ValueError(f"Layer names must be unique. Received a second "
+                                 f"{layer.name!r}")
+            return layer.name
+        base = _snake(type(layer).__name__)
+        if base not in taken:
+            return base
+        i = counters.get(base, 1)
+        while f"{base}_{i}" in taken:
+            i += 1
+        counters[base] = i + 1
+        return f"{base}_{i}"
 
     def build(self, input_dim: int) -> None:
         """Create every layer's weights for inputs of ``input_dim`` features."""
@@ -634,6 +687,7 @@ class Sequential:
 
     @classmethod
     def from_config(cls, config: dict, backend=None) -> Sequential:
+        cls._check_layer_count(len(config["layers"]))  # before creating any layer
         model = cls([layers_module.deserialize(c) for c in config["layers"]],
                     seed=config.get("seed"), backend=backend,
                     dtype=config.get("dtype", "float32"), name=config.get("name", "sequential"))

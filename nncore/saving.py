@@ -44,17 +44,39 @@ The header (keys in this order when written; exactly these keys, no others)::
 - Names: unique, 1 to 255 characters among letters, digits and ``_ . - / : [ ]``, in
   ``/``-separated parts that are not empty and do not start with ``.`` (``dense_1/W``).
 - Strings hold Unicode text only: lone surrogates (U+D800 to U+DFFF) are refused.
+- Bounds (module constants): the file at most ``MAX_FILE_BYTES`` (64 GiB), the JSON header
+  at most ``MAX_HEADER_BYTES`` (16 MiB), the config nested at most ``MAX_DEPTH`` levels,
+  arrays at most ``MAX_NDIM`` dimensions; a model at most ``MAX_LAYERS`` (10,000) layers,
+  which ``nncore.Sequential`` enforces when it is built and when it is loaded.
 
-What the reader checks, in this order, before trusting any length or parsing any JSON:
-size bounds, magic, the SHA-256 over the whole file, the version (a newer one is refused
-with its number), then the header length, the JSON and its structure, the dtypes, shapes,
-ranges and names. The checksum detects damage (truncated downloads, bit rot, edits); it
-is not a signature, so a deliberately crafted file has a valid checksum, and the
-structural checks alone are what keep such a file harmless.
+What the reader checks, in this order: the file's size against ``MAX_FILE_BYTES``, the
+magic, the version (a newer one is refused with its number), the declared file length and
+header length against the real size of the file and ``MAX_HEADER_BYTES``; only then does
+it read further: the SHA-256 over the whole file, hashed in chunks of 1 MiB, then the JSON
+and its structure, the dtypes, shapes, ranges and names, and last the arrays, each read
+from the file straight into its own new array (hashed again on the way, so the checksum
+covers exactly the bytes returned). A foreign or inconsistent file of any size is thus
+refused after reading 28 bytes, and no file costs more memory than its header and arrays.
+The checksum detects damage (truncated downloads, bit rot, edits); it is not a signature,
+so a deliberately crafted file has a valid checksum, and the structural checks alone are
+what keep such a file harmless.
 
 Writing is atomic: a temporary file in the target's directory, flushed and fsync'ed, is
 renamed onto the target with ``os.replace``; on any failure it is removed and a previous
-file at the path is left as it was.
+file at the path is left as it was. What the path may name:
+
+- nothing yet, or a regular file, which is replaced;
+- a symbolic link, which is followed to the file it points to (through any chain of
+  links); that file is written atomically in its own directory and the link stays a link,
+  as ``open(path, "w")`` would leave it; a link pointing nowhere creates its target;
+- a directory raises ``IsADirectoryError``; a FIFO, a device node (``/dev/null``) or a
+  socket raises ``shutil.SpecialFileError`` (as ``shutil.copyfile`` does): renaming a
+  regular file over them would silently destroy them, and writing into them is not
+  saving a file; a loop of links raises ``OSError`` (``ELOOP``);
+- a name longer than the file system allows raises ``OSError`` (``ENAMETOOLONG``) with a
+  message giving the lengths, before anything is written.
+
+Every such error has the path the caller gave as its ``filename``.
 
 Example
 -------
@@ -70,6 +92,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import io
 import json
 import math
 import os
@@ -78,11 +101,13 @@ import secrets
 import stat
 import struct
 from collections.abc import Mapping
-from typing import Any
+from shutil import SpecialFileError
+from typing import Any, BinaryIO
 
 import numpy as np
 
-__all__ = ["FORMAT_VERSION", "MAGIC", "ModelFileError", "read_archive", "write_archive"]
+__all__ = ["FORMAT_VERSION", "MAGIC", "MAX_LAYERS", "ModelFileError", "read_archive",
+           "write_archive"]
 
 MAGIC = b"\x89NNC\r\n\x1a\n"
 FORMAT_VERSION = 1
@@ -94,9 +119,19 @@ _MIN_FILE_BYTES = _PREFIX.size + _DIGEST_SIZE
 # Bounds that keep a hostile file from making us allocate or recurse without limit. An MLP
 # trained on a CPU is far below them; they are module constants so a user can raise them.
 MAX_FILE_BYTES = 1 << 36        # 64 GiB
-MAX_HEADER_BYTES = 1 << 26      # 64 MiB of JSON
+# A 10,000-layer model's JSON (config and array table) takes about 5 MB, some 500 bytes a
+# Dense layer; 16 MiB leaves room for long names and regularizers while a hostile header
+# stays a fraction of a second (and of memory) to parse.
+MAX_HEADER_BYTES = 1 << 24      # 16 MiB of JSON
+# Layers of a model, enforced by Sequential (add, from_config) so that every model that can
+# be built can be saved and loaded. Far deeper than any useful MLP; loading is linear in
+# the layers, and this bounds how long a file of tiny layer configs can keep a load busy.
+MAX_LAYERS = 10_000
 MAX_DEPTH = 64                  # nesting of lists and dicts in the config
 MAX_NDIM = 32                   # numpy 1.x's limit, the lower of the supported numpys
+# The checksum is computed through one buffer of this size, so refusing a file of any size
+# takes this much memory, not the file's size.
+_CHUNK_BYTES = 1 << 20
 
 # Little-endian dtype strings allowed in a file, mapped to the host-order dtype we return.
 _DTYPES = {code: np.dtype(code).newbyteorder("=")
@@ -140,7 +175,8 @@ def write_archive(path: str | os.PathLike[str], config: dict,
     Parameters
     ----------
     path : str or os.PathLike
-        Target file. Its directory must exist; an existing file is replaced.
+        Target file. Its directory must exist; an existing file is replaced, a symlink is
+        followed and its target replaced (the module docstring says what else is refused).
     config : dict
         Strict-JSON data: dicts with str keys, lists, tuples (read back as lists), str,
         int, finite float, bool and None, nested at most ``MAX_DEPTH`` levels.
@@ -154,7 +190,8 @@ def write_archive(path: str | os.PathLike[str], config: dict,
         An argument of the wrong type or value; the message names it.
     OSError
         The file cannot be written (``PermissionError``, ``FileNotFoundError``,
-        ``IsADirectoryError``...); its ``filename`` is ``path``.
+        ``IsADirectoryError``, ``shutil.SpecialFileError`` for a FIFO or a device, a name
+        too long...); its ``filename`` is ``path``.
 
     Example
     -------
@@ -164,10 +201,7 @@ def write_archive(path: str | os.PathLike[str], config: dict,
     """
     path = _check_path(path)
     header, blocks = _encode(config, arrays)
-    if os.path.isdir(path):
-        raise IsADirectoryError(errno.EISDIR, "cannot write a model file over a directory",
-                                path)
-    _write_atomically(path, header, blocks)
+    _write_atomically(_write_target(path), path, header, blocks)
 
 
 def _encode(config: Any, arrays: Any) -> tuple[bytes, list[np.ndarray]]:
@@ -264,11 +298,51 @@ def _check_text(text: str, where: str, value_error: type[Exception]) -> None:
                           "which is not valid Unicode text")
 
 
-def _write_atomically(path: str, header: bytes, blocks: list[np.ndarray]) -> None:
-    """Write to a temporary sibling, fsync it, then rename it onto ``path``."""
-    directory = os.path.dirname(os.path.abspath(path))
+def _write_target(path: str) -> str:
+    """The file that saving to ``path`` replaces: ``path`` with every symlink resolved,
+    once checked to be a regular file or nothing yet (see the module docstring)."""
+    target = os.path.realpath(path)
     try:
-        fd, tmp = _create_temporary(directory, os.path.basename(path))
+        mode = os.lstat(target).st_mode
+    except FileNotFoundError:
+        return target  # created; a missing directory is reported when creating it
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise _name_too_long(target, path) from None
+        raise _with_path(exc, path) from exc
+    if stat.S_ISREG(mode):
+        return target
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(errno.EISDIR, "cannot write a model file over a directory",
+                                path)
+    if stat.S_ISLNK(mode):  # realpath stops where links loop
+        raise OSError(errno.ELOOP, "the symbolic links loop, no file to write", path)
+    raise SpecialFileError(errno.EINVAL, f"{_special_kind(mode)} is not a regular file; a "
+                           "model is saved only to a regular file or a symlink to one", path)
+
+
+def _special_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "this file type"
+
+
+def _name_too_long(target: str, path: str) -> OSError:
+    name = os.fsencode(os.path.basename(target))
+    return OSError(errno.ENAMETOOLONG, f"file name too long for the file system: its last "
+                   f"part has {len(name)} bytes and the whole path {len(os.fsencode(target))} "
+                   "(most file systems allow 255 bytes a name)", path)
+
+
+def _write_atomically(target: str, path: str, header: bytes, blocks: list[np.ndarray]) -> None:
+    """Write to a temporary sibling of ``target``, fsync it, then rename it onto
+    ``target``; errors name ``path``, the caller's name for it."""
+    directory = os.path.dirname(target)
+    try:
+        fd, tmp = _create_temporary(directory, os.path.basename(target))
     except OSError as exc:
         raise _with_path(exc, path) from exc
     try:
@@ -281,7 +355,7 @@ def _write_atomically(path: str, header: bytes, blocks: list[np.ndarray]) -> Non
             f.write(digest.digest())
             f.flush()
             os.fsync(f.fileno())  # the bytes are on disk before the name points at them
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException as exc:  # KeyboardInterrupt too: never leave the temporary file
         _remove_quietly(tmp)
         if isinstance(exc, OSError):
@@ -294,7 +368,9 @@ def _create_temporary(directory: str, base: str) -> tuple[int, str]:
     """A new file beside the target; mode 0o666 minus the umask, as ``open`` would give."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
-        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
+        # base[:50]: at most 218 bytes in all, so any name the file system allows for the
+        # target also leaves room for its temporary.
+        tmp = os.path.join(directory, f".{base[:50]}.{secrets.token_hex(6)}.tmp")
         try:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:
@@ -385,15 +461,16 @@ def read_archive(path: str | os.PathLike[str]) -> tuple[dict, dict[str, np.ndarr
     array([0, 1, 2])
     """
     path = _check_path(path)
-    blob = _read_file(path)
-    try:
-        return _decode(blob)
-    except ModelFileError as exc:
-        raise ModelFileError(f"cannot load {path!r}: {exc}") from None
+    f = _open_regular_file(path)
+    with f:
+        try:
+            return _decode(f, os.fstat(f.fileno()).st_size)
+        except ModelFileError as exc:
+            raise ModelFileError(f"cannot load {path!r}: {exc}") from None
 
 
-def _read_file(path: str) -> bytes:
-    """The whole file, refusing anything but a regular file of a sane size."""
+def _open_regular_file(path: str) -> BinaryIO:
+    """``path`` opened for reading, refusing anything but a regular file of a sane size."""
     # O_NONBLOCK: opening a FIFO must not hang waiting for a writer; no effect on files.
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0))
     try:
@@ -408,53 +485,89 @@ def _read_file(path: str) -> bytes:
     except BaseException:
         os.close(fd)
         raise
-    with os.fdopen(fd, "rb") as f:
-        # +1: a file that grew since fstat shows up as a length/checksum error, not a hang.
-        return f.read(info.st_size + 1)
+    # Unbuffered: the arrays are read straight into their own memory, and a second pass
+    # must see the file as it is then, not a buffer kept from the first.
+    return os.fdopen(fd, "rb", buffering=0)
 
 
-def _decode(blob: bytes) -> tuple[dict, dict[str, np.ndarray]]:
-    """Check ``blob`` in the documented order, then build the config and the arrays."""
-    _check_frame(blob)
-    _, version, length, header_length = _PREFIX.unpack_from(blob)
+def _decode(f: BinaryIO, size: int) -> tuple[dict, dict[str, np.ndarray]]:
+    """Check the file of ``size`` bytes in the documented order, then read the config and
+    the arrays. Only the fixed-size prefix is read before every declared size has been
+    checked against ``size``; the checksum is computed in chunks."""
+    prefix = _read_prefix(f, size)
+    _, version, length, header_length = _PREFIX.unpack(prefix)
     _check_version(version)
-    if length != len(blob):
-        raise ModelFileError(f"the file declares {length} bytes but has {len(blob)}")
-    data_start = _PREFIX.size + header_length
-    if header_length > min(MAX_HEADER_BYTES, len(blob) - _MIN_FILE_BYTES):
+    _check_length(length, size)
+    if header_length > size - _MIN_FILE_BYTES:
         raise ModelFileError(f"header length {header_length} does not fit in the file")
-    header = _parse_header(blob[_PREFIX.size:data_start])
+    if header_length > MAX_HEADER_BYTES:
+        raise ModelFileError(f"the header declares {header_length} bytes of JSON, more than "
+                             f"MAX_HEADER_BYTES={MAX_HEADER_BYTES}")
+    digest = _read_at(f, size - _DIGEST_SIZE, _DIGEST_SIZE)
+    if _hash_file(f, size - _DIGEST_SIZE) != digest:
+        raise ModelFileError("checksum mismatch: the file was altered or damaged")
+    raw_header = _read_at(f, _PREFIX.size, header_length)
+    header = _parse_header(raw_header)
     if header["format_version"] != version:
         raise ModelFileError(f"the header says format version {header['format_version']!r} "
                              f"but the file starts with version {version}")
-    data = memoryview(blob)[data_start:len(blob) - _DIGEST_SIZE]
     table = header["arrays"]
-    _check_ranges(table, len(data))
-    arrays = {entry["name"]: _array(entry, data) for entry in table}
-    return header["config"], arrays
+    _check_ranges(table, size - _MIN_FILE_BYTES - header_length)
+    # The arrays are hashed again as they are read: the checksum must cover the very bytes
+    # returned, even if another process rewrites the file between the two passes.
+    reread = hashlib.sha256(prefix + raw_header)
+    arrays = {entry["name"]: _read_array(f, entry, _PREFIX.size + header_length, reread)
+              for entry in sorted(table, key=lambda e: e["offset"])}
+    if reread.digest() != digest:
+        raise ModelFileError("the file changed while it was being read")
+    return header["config"], {entry["name"]: arrays[entry["name"]] for entry in table}
 
 
-def _check_frame(blob: bytes) -> None:
-    """Size bounds, magic and checksum: is this an intact nncore file at all?"""
-    if not blob:
+def _read_prefix(f: BinaryIO, size: int) -> bytes:
+    """The fixed-size prefix, after the checks that need nothing else: is this an nncore
+    file at all, and long enough to be one?"""
+    prefix = f.read(_PREFIX.size)
+    if not prefix:
         raise ModelFileError("empty file (0 bytes): not an nncore model file")
-    if blob[:len(MAGIC)] != MAGIC[:len(blob)]:
-        raise ModelFileError("not an nncore model file" + _foreign_hint(blob))
-    if len(blob) < _MIN_FILE_BYTES:
-        raise ModelFileError(f"truncated: {len(blob)} bytes, shorter than the smallest "
+    if prefix[:len(MAGIC)] != MAGIC[:len(prefix)]:
+        raise ModelFileError("not an nncore model file" + _foreign_hint(prefix))
+    if size < _MIN_FILE_BYTES or len(prefix) < _PREFIX.size:
+        raise ModelFileError(f"truncated: {size} bytes, shorter than the smallest "
                              f"nncore model file ({_MIN_FILE_BYTES} bytes)")
-    # A memoryview: hashing a model of gigabytes must not copy it first.
-    body, digest = memoryview(blob)[:-_DIGEST_SIZE], blob[-_DIGEST_SIZE:]
-    if hashlib.sha256(body).digest() != digest:
-        # The declared length is not trusted; it only makes the message more useful.
-        declared = _PREFIX.unpack_from(blob)[2]
-        if declared > len(blob):
-            raise ModelFileError(f"truncated: the file has {len(blob)} bytes but declares "
-                                 f"{declared} (an interrupted download or copy?)")
-        if declared < len(blob):
-            raise ModelFileError(f"the file has {len(blob) - declared} unexpected bytes "
-                                 f"after its declared end ({declared} bytes), or is damaged")
-        raise ModelFileError("checksum mismatch: the file was altered or damaged")
+    return prefix
+
+
+def _check_length(declared: int, size: int) -> None:
+    """The length in the frame against the real size, before trusting any other length."""
+    if declared > size:
+        raise ModelFileError(f"truncated: the file declares {declared} bytes but has {size} "
+                             "(an interrupted download or copy?)")
+    if declared < size:
+        raise ModelFileError(f"the file declares {declared} bytes but has {size}: "
+                             f"{size - declared} unexpected bytes after its declared end, "
+                             "or it is damaged")
+
+
+def _read_at(f: BinaryIO, offset: int, nbytes: int) -> bytes:
+    f.seek(offset)
+    data = f.read(nbytes)
+    if len(data) != nbytes:
+        raise ModelFileError("the file changed while it was being read")
+    return data
+
+
+def _hash_file(f: BinaryIO, nbytes: int) -> bytes:
+    """SHA-256 of the first ``nbytes`` bytes, read through one reused chunk buffer."""
+    digest = hashlib.sha256()
+    chunk = memoryview(bytearray(_CHUNK_BYTES))
+    f.seek(0)
+    while nbytes:
+        count = f.readinto(chunk[:min(nbytes, _CHUNK_BYTES)])
+        if not count:
+            raise ModelFileError("the file changed while it was being read")
+        digest.update(chunk[:count])
+        nbytes -= count
+    return digest.digest()
 
 
 def _foreign_hint(blob: bytes) -> str:
@@ -584,13 +697,22 @@ def _check_ranges(table: list[dict], data_length: int) -> None:
                              "belong to no array")
 
 
-def _array(entry: dict, data: memoryview) -> np.ndarray:
-    """A fresh host-order copy of one array; the file's bytes are never aliased."""
+def _read_array(f: BinaryIO, entry: dict, data_start: int, digest: Any) -> np.ndarray:
+    """One array read straight from the file into a fresh host-order array; its bytes
+    also go into ``digest``."""
     code, shape = entry["dtype"], tuple(entry["shape"])
-    raw = data[entry["offset"]:entry["offset"] + entry["nbytes"]]
-    # frombuffer with a whitelisted plain dtype: bytes become numbers, never objects.
-    stored = np.frombuffer(raw, dtype=np.dtype(code)).reshape(shape)
-    return stored.astype(_DTYPES[code], order="C", copy=True)
+    # A whitelisted plain dtype: bytes become numbers, never objects.
+    stored = np.empty(shape, dtype=np.dtype(code))
+    raw = memoryview(stored.reshape(-1).view(np.uint8))
+    f.seek(data_start + entry["offset"])
+    filled = 0
+    while filled < len(raw):
+        count = f.readinto(raw[filled:])
+        if not count:
+            raise ModelFileError("the file changed while it was being read")
+        filled += count
+    digest.update(raw)
+    return stored.astype(_DTYPES[code], order="C", copy=False)
 
 
 def archive_bytes(config: dict, arrays: Mapping[str, np.ndarray]) -> bytes:
@@ -617,4 +739,5 @@ def read_archive_bytes(blob: bytes) -> tuple[dict, dict[str, np.ndarray]]:
     """:func:`read_archive` on bytes in memory, with the same checks."""
     if not isinstance(blob, (bytes, bytearray, memoryview)):
         raise TypeError(f"blob must be bytes. Received: blob of type {type(blob).__name__}")
-    return _decode(bytes(blob))
+    blob = bytes(blob)
+    return _decode(io.BytesIO(blob), len(blob))
