@@ -296,6 +296,7 @@ class Sequential:
             y = arr if arr.dtype == np.int64 and arr.flags.c_contiguous and \
                 arr.flags.aligned else np.require(arr, np.int64, ("C", "A"))
         else:
+            self.loss.check_outputs(out_dim)
             y = to_array(y, name, self.dtype, ndim=(1, 2))
             if y.ndim == 1:
                 y = y.reshape(-1, 1)
