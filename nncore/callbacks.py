@@ -17,6 +17,7 @@ import numpy as np
 
 from nncore.backends.base import check_float
 from nncore._validation import check_int
+from nncore.optimizers import schedules
 
 
 class Callback:
@@ -76,7 +77,24 @@ class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
     epochs; ``restore_best_weights`` puts back the weights of the best epoch when training
     ends, as Keras 3 does (whether it stopped early or not). With a ``baseline``, an
-    improvement that does not also beat the baseline does not reset the wait."""
+    improvement that does not also beat the baseline does not reset the wait.
+
+    ``monitor`` must be a key of the epoch's logs: a ValueError at the end of the first
+    epoch names the available ones (Keras warns each epoch and never stops).
+
+    A NaN is never the best value: deliberately unlike Keras 3, where a NaN in the first
+    monitored epoch becomes ``best`` and, since nothing compares better than NaN, no later
+    epoch improves on it, so training stops after ``patience`` epochs (and
+    ``restore_best_weights`` brings back the NaN epoch's weights). Here the first finite
+    value is the first best, and NaN epochs count towards the wait as any epoch without
+    improvement does.
+
+    Example
+    -------
+    >>> import nncore as nn
+    >>> nn.callbacks.EarlyStopping(monitor="loss", patience=2).mode
+    'min'
+    """
 
     def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
                  verbose: int = 0, mode: str = "auto", baseline: float | None = None,
@@ -105,10 +123,15 @@ class EarlyStopping(Callback):
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
         if value is None:
-            warnings.warn(f"EarlyStopping: monitor {self.monitor!r} is not in the logs "
-                          f"({', '.join(logs or {})}); it does nothing.", RuntimeWarning,
-                          stacklevel=2)
-            return
+            if self.model.stop_training:  # fit skips validation when told to stop
+                return
+            # A typo or a val_ value without validation data would otherwise never stop
+            # anything, epoch after epoch; the logs are the same every epoch, so the first
+            # one tells.
+            hint = (" (val_ values need validation_data or validation_split in fit)"
+                    if self.monitor.startswith("val_") else "")
+            raise ValueError(f"EarlyStopping: monitor={self.monitor!r} is not a logged value"
+                             f"{hint}. Available keys: {', '.join(logs or {}) or 'none'}")
         if epoch < self.start_from_epoch:
             return
         if self.best_weights is None and self.restore_best_weights:
@@ -242,6 +265,15 @@ class LearningRateScheduler(Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         optimizer = self.model.optimizer
+        # Setting a float would silently replace the schedule the optimizer was built
+        # with; Keras's optimizer refuses it with a TypeError, and so do we.
+        if isinstance(optimizer._learning_rate, schedules.LearningRateSchedule):
+            raise TypeError(
+                f"LearningRateScheduler cannot set the learning rate of an optimizer created "
+                f"with a LearningRateSchedule as its learning_rate. Received: learning_rate="
+                f"{type(optimizer._learning_rate).__name__}(...). Give the optimizer "
+                "a float learning_rate to schedule it with this callback, or keep the "
+                "schedule and drop the callback.")
         lr = float(self.schedule(epoch, optimizer.learning_rate) if self._takes_lr
                    else self.schedule(epoch))
         optimizer.learning_rate = lr

@@ -13,6 +13,8 @@ Example
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from nncore.backends import get_backend
@@ -38,8 +40,14 @@ class Loss:
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> float:
         y_true, y_pred = _pair(y_true, y_pred)
+        if self.name == "categorical_crossentropy" and y_pred.shape[1] == 1:
+            _warn_one_column(y_pred.shape, stacklevel=2)
         return get_backend().loss(self.name, y_true, y_pred,
                                   sample_weight=sample_weight, **self.options)
+
+    def check_outputs(self, output_dim: int) -> None:
+        """Called by the model with its number of outputs before it uses the loss; only
+        categorical cross-entropy has something to say (a warning, once)."""
 
     def get_config(self) -> dict:
         return {"from_logits": self.from_logits}
@@ -59,9 +67,21 @@ def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
         raise TypeError(f"y_true must be an array of numbers ({exc}).") from None
     if y_pred.ndim == 1:
         y_pred = y_pred.reshape(-1, 1)
-        if y_true.ndim == 1:
-            y_true = y_true.reshape(-1, 1)
+    # One output per sample: 1-D targets are its column, as Keras's losses expand y_true
+    # of shape (n,) against y_pred of shape (n, 1) (and as the model does).
+    if y_pred.shape[1] == 1 and y_true.ndim == 1:
+        y_true = y_true.reshape(-1, 1)
     return y_true, y_pred
+
+
+def _warn_one_column(shape, stacklevel: int) -> None:
+    # Keras warns too: softmax over one column is 1 and -t log p is then 0 for any t, so
+    # the loss is about 0 and its gradient exactly 0; nothing trains.
+    warnings.warn(f"categorical_crossentropy over one output column is always about 0 with "
+                  f"a zero gradient, so the model cannot learn. For two classes use "
+                  f"binary_crossentropy with a sigmoid output; otherwise give the model one "
+                  f"softmax output per class. Received: y_pred.shape={shape}",
+                  UserWarning, stacklevel=stacklevel + 1)
 
 
 class MeanSquaredError(Loss):
@@ -106,9 +126,20 @@ class BinaryCrossentropy(Loss):
 
 
 class CategoricalCrossentropy(Loss):
-    """``-sum(t log p)`` over classes for one-hot ``t``; ``from_logits`` for raw scores."""
+    """``-sum(t log p)`` over classes for one-hot ``t``; ``from_logits`` for raw scores.
+
+    Over a single output column it is about 0 with a zero gradient: a model with one
+    output gets a warning once per loss object, the first time it is given data, and a
+    direct call one each time, as in Keras."""
 
     name = "categorical_crossentropy"
+    _warned_one_column = False
+
+    def check_outputs(self, output_dim: int) -> None:
+        if output_dim == 1 and not self._warned_one_column:
+            self._warned_one_column = True
+            # the caller's caller: model.fit or evaluate, through the model's data checks
+            _warn_one_column((None, 1), stacklevel=5)
 
 
 class SparseCategoricalCrossentropy(Loss):
@@ -121,6 +152,8 @@ def _per_sample(name: str, y_true, y_pred, from_logits: bool = False,
                 delta: float = 1.0) -> np.ndarray:
     """One loss per row, from the reference kernels (the same clipping and log-sum-exp)."""
     y_true, y_pred = _pair(y_true, y_pred)
+    if name == "categorical_crossentropy" and y_pred.shape[1] == 1:
+        _warn_one_column(y_pred.shape, stacklevel=3)  # the caller of the public function
     ops = get_backend("numpy")
     code, T, P, _ = ops._loss_args(name, y_true, y_pred, from_logits, None)
     delta = check_float(delta, "delta", low=0.0, low_open=True)

@@ -1,6 +1,8 @@
 """Metrics, as keras.metrics functions: each returns one value per sample.
 
-``fit`` and ``evaluate`` report their (sample-weighted) means. ``"accuracy"`` picks
+``fit`` and ``evaluate`` report their (sample-weighted) means over the epoch. A metric of
+your own, ``fn(y_true, y_pred)``, returns one value per sample (shape (n,)) or the batch's
+mean (a scalar); see :func:`batch_values`. ``"accuracy"`` picks
 binary, categorical or sparse categorical accuracy from the loss, or from the shapes
 when the loss is not a cross-entropy, as Keras does.
 
@@ -64,6 +66,31 @@ def accuracy(y_true, y_pred) -> np.ndarray:
     if y_true.ndim < 2 or y_true.shape[1] == 1:
         return sparse_categorical_accuracy(y_true, y_pred)
     return categorical_accuracy(y_true, y_pred)
+
+
+def batch_values(name: str, values, n: int) -> np.ndarray:
+    """A metric's result on a batch of ``n`` samples, checked: float64 of shape (n,) (a
+    column (n, 1) is flattened), or 0-d for a batch mean. ``fit`` and ``evaluate`` average
+    per-sample values with the sample weights, ``sum(w_i m_i) / sum(w_i)``, and batch
+    means ``m_b`` with the batch sizes, ``sum(n_b m_b) / sum(n_b)``: both give the mean
+    over the epoch's samples. (Keras gives every batch mean the same weight, so a short
+    last batch counts as much as a full one.)"""
+    try:
+        arr = np.asarray(values)
+    except (TypeError, ValueError):  # ragged sequences
+        arr = None
+    # Checked by kind, not by converting: float64 would turn "0.5" into 0.5 and None to NaN.
+    if arr is None or arr.dtype.kind not in "biuf":
+        raise TypeError(f"metric {name!r} must return numbers. Received: "
+                        f"{type(values).__name__} {values!r:.80}")
+    arr = arr.astype(np.float64, copy=False)
+    if arr.ndim == 0 or arr.shape == (n,):
+        return arr
+    if arr.shape == (n, 1):
+        return arr.reshape(n)
+    raise ValueError(f"metric {name!r} must return one value per sample, shape ({n},), or "
+                     f"the batch's mean, a scalar. Received: shape {arr.shape} for a batch "
+                     f"of {n} samples")
 
 
 _BY_NAME = {

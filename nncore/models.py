@@ -361,6 +361,7 @@ class Sequential:
             y = arr if arr.dtype == np.int64 and arr.flags.c_contiguous and \
                 arr.flags.aligned else np.require(arr, np.int64, ("C", "A"))
         else:
+            self.loss.check_outputs(out_dim)
             y = to_array(y, name, self.dtype, ndim=(1, 2))
             if y.ndim == 1:
                 y = y.reshape(-1, 1)
@@ -841,29 +842,38 @@ class _Batches:
 
 
 class _Tracker:
-    """Running means over an epoch: the loss weighted by batch size (as Keras), metrics by
-    sample weight."""
+    """Running means over an epoch: the loss weighted by batch size (as Keras); a metric's
+    per-sample values by sample weight, its batch means by batch size
+    (:func:`nncore.metrics.batch_values`)."""
 
     def __init__(self, metrics):
         self.metrics = metrics
         self.loss_sum, self.count = 0.0, 0
         self.metric_sums = [0.0] * len(metrics)
-        self.weight_sum = 0.0
+        # One total weight per metric: a batch mean counts n samples even where per-sample
+        # values would have been weighted by W.
+        self.metric_weights = [0.0] * len(metrics)
 
     def update(self, value: float, Y, P, W) -> None:
         n = len(P)
         self.loss_sum += value * n
         self.count += n
-        if self.metrics:
-            self.weight_sum += n if W is None else float(W.sum())
-            for i, (_, fn) in enumerate(self.metrics):
-                values = fn(Y, P)
-                self.metric_sums[i] += float(values.sum() if W is None else np.dot(values, W))
+        for i, (name, fn) in enumerate(self.metrics):
+            values = metrics_module.batch_values(name, fn(Y, P), n)
+            if values.ndim == 0:
+                total, weight = float(values) * n, n
+            elif W is None:
+                total, weight = float(values.sum()), n
+            else:
+                total, weight = float(np.dot(values, W)), float(W.sum())
+            self.metric_sums[i] += total
+            self.metric_weights[i] += weight
 
     def result(self) -> dict[str, float]:
         logs = {"loss": self.loss_sum / max(self.count, 1)}
-        for (name, _), total in zip(self.metrics, self.metric_sums):
-            logs[name] = total / self.weight_sum if self.weight_sum else 0.0
+        for i, (name, _) in enumerate(self.metrics):
+            weight = self.metric_weights[i]
+            logs[name] = self.metric_sums[i] / weight if weight else 0.0
         return logs
 
 

@@ -2,6 +2,7 @@
 3-layer MLP's parameter gradients checked by finite differences on each backend."""
 import importlib.machinery
 import inspect
+import json
 import os
 import subprocess
 import sys
@@ -78,6 +79,50 @@ def test_env_var_selects_the_backend_at_import():
     bad = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                          text=True)
     assert bad.returncode != 0 and "backend" in bad.stderr
+
+
+# A child process where the extension module is missing, as in an unbuilt source tree: a
+# finder answers "no such module" for it before the real path finder can find the .so,
+# so Python raises its own "cannot import name ... (most likely due to a circular
+# import)" from the native package.
+_WITHOUT_EXTENSION = """
+import json, sys, warnings
+
+class Missing:
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname == "nncore.backends.native._activations":
+            raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
+        return None
+
+sys.meta_path.insert(0, Missing())
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    import nncore
+print(nncore.backend())
+print(json.dumps([str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]))
+try:
+    nncore.get_backend("native")
+except ImportError as exc:
+    print(str(exc))
+    print(repr(exc.__cause__))
+"""
+
+
+def test_missing_extension_warning_says_how_to_build():
+    env = {k: v for k, v in os.environ.items() if k != "NNCORE_BACKEND"}
+    out = subprocess.run([sys.executable, "-c", _WITHOUT_EXTENSION], env=env,
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[0] == "numpy"
+    (warning,) = json.loads(out[1])
+    for message in (warning, out[2]):
+        assert message.startswith(("nncore's compiled extension", "backend='native'"))
+        for part in ("compiled extension (nncore.backends.native) was not found",
+                     "unbuilt source tree or a failed build", "`pip install -e .`"):
+            assert part in message, (part, message)
+        # Python's own words stay available, after the explanation.
+        assert message.index("pip install") < message.index("_activations")
+    assert "circular import" in warning  # the original text, kept as the detail
+    assert out[3].startswith("ImportError(") and "_activations" in out[3]
 
 
 # ---------------------------------------------------------------- a whole MLP

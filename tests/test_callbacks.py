@@ -176,11 +176,55 @@ def test_early_stopping_instance_can_be_reused(backend):
         assert stopper.stopped_epoch == 2 and len(history.epoch) == 3
 
 
-def test_early_stopping_warns_when_its_monitor_is_missing(backend):
+@pytest.mark.parametrize("monitor, fit_kwargs, hint", [
+    ("unknown", {}, "Available keys: loss, mae"),
+    ("val_loss", {}, "need validation_data.*Available keys: loss, mae"),
+    ("val_mea", {"validation_split": 0.25}, "Available keys: loss, mae, val_loss, val_mae"),
+])
+def test_early_stopping_refuses_a_monitor_missing_from_the_logs(backend, monitor,
+                                                                fit_kwargs, hint):
+    # It used to warn every epoch and never stop; now the first epoch's end says so.
+    model = _model(backend, metrics=["mae"])
+    epochs = []
+
+    class Count(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            epochs.append(epoch)
+
+    with pytest.raises(ValueError, match=f"monitor='{monitor}' is not a logged value.*{hint}"):
+        _fit(model, [Count(), EarlyStopping(monitor=monitor, mode="min")], epochs=3,
+             **fit_kwargs)
+    assert epochs == [0]
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning",
+                            "ignore:invalid value:RuntimeWarning",
+                            "ignore:The loss became:RuntimeWarning")
+def test_early_stopping_ignores_a_missing_val_value_when_fit_is_stopping(backend):
+    # fit skips validation once a callback has stopped training (TerminateOnNaN here):
+    # the missing val_loss of that epoch is no error.
+    model = _model(backend, lr=1e30)
+    history = _fit(model, [TerminateOnNaN(), EarlyStopping(monitor="val_loss")], epochs=3,
+                   validation_split=0.25)
+    assert history.epoch == [0] and "val_loss" not in history.history
+
+
+def test_early_stopping_never_takes_nan_as_best(backend):
+    # Deliberately unlike Keras 3 (where the first NaN becomes best and nothing improves
+    # on it, so training stops after patience epochs): the first finite value is the
+    # first best, and later improvements count.
     model = _model(backend)
-    with pytest.warns(RuntimeWarning, match="'val_loss' is not in the logs"):
-        history = _fit(model, [EarlyStopping(patience=0)], epochs=2)
-    assert len(history.epoch) == 2  # nothing to monitor: no stop
+    inject = Inject([math.nan, 3.0, 2.0, 1.0, 0.5])
+    stopper = EarlyStopping(monitor="score", patience=1, restore_best_weights=True)
+    history = _fit(model, [inject, stopper], epochs=5)
+    assert len(history.epoch) == 5 and stopper.stopped_epoch == 0
+    assert stopper.best == 0.5 and stopper.best_epoch == 4
+    assert _same_weights(model.get_weights(), inject.weights[4])
+    # NaN after a finite best is an epoch without improvement.
+    inject = Inject([2.0, math.nan, 1.0, math.nan, math.nan])
+    stopper = EarlyStopping(monitor="score", patience=2)
+    history = _fit(_model(backend), [inject, stopper], epochs=5)
+    assert stopper.stopped_epoch == 4 and stopper.best == 1.0 and stopper.best_epoch == 2
 
 
 def test_early_stopping_refuses_bad_arguments():
@@ -310,6 +354,20 @@ def test_learning_rate_scheduler_gets_the_epoch_index(backend):
     _fit(model, [LearningRateScheduler(lambda epoch, lr: epochs.append(epoch) or 0.01)],
          epochs=4, initial_epoch=1)
     assert epochs == [1, 2, 3]
+
+
+def test_learning_rate_scheduler_refuses_an_optimizer_with_a_schedule(backend):
+    # Keras's optimizer refuses a float for a rate built as a schedule (TypeError); setting
+    # it here used to replace the schedule silently.
+    decay = nn.optimizers.schedules.ExponentialDecay(0.1, decay_steps=2, decay_rate=0.5)
+    model = _model(backend)
+    model.compile(nn.optimizers.SGD(learning_rate=decay), "mse")
+    before = model.get_weights()
+    with pytest.raises(TypeError, match="created with a LearningRateSchedule.*"
+                                        "Received: learning_rate=ExponentialDecay"):
+        _fit(model, [LearningRateScheduler(lambda epoch, lr: 0.01)], epochs=2)
+    assert model.optimizer._learning_rate is decay and model.optimizer.iterations == 0
+    assert _same_weights(model.get_weights(), before)
 
 
 def test_learning_rate_scheduler_refuses_bad_schedules(backend):

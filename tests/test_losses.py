@@ -267,3 +267,88 @@ def test_class_names_are_accepted_as_keras_does():
     assert isinstance(nn.losses.get("MeanSquaredError"), nn.losses.MeanSquaredError)
     assert isinstance(nn.losses.get("SparseCategoricalCrossentropy"),
                       nn.losses.SparseCategoricalCrossentropy)
+
+
+# ------------------------------------------- targets (n,) against one output column (n, 1)
+ONE_COLUMN = {
+    "mean_squared_error": (losses.MeanSquaredError(), losses.mean_squared_error),
+    "mean_absolute_error": (losses.MeanAbsoluteError(), losses.mean_absolute_error),
+    "huber": (losses.Huber(), losses.huber),
+    "binary_crossentropy": (losses.BinaryCrossentropy(), losses.binary_crossentropy),
+}
+
+
+@pytest.mark.parametrize("name", list(ONE_COLUMN))
+def test_targets_of_shape_n_match_one_output_column(backend, name):
+    # As Keras's losses (which expand y_true to y_pred's rank) and as the model does:
+    # y_true (n,) against y_pred (n, 1) is one target per sample, not a shape error.
+    cls, fn = ONE_COLUMN[name]
+    t, p = np.array([1.0, 0.0, 1.0]), np.array([[0.8], [0.3], [0.4]])
+    with nn.use_backend(backend):
+        assert cls(t, p) == cls(t[:, None], p)
+        assert cls(t, p, sample_weight=[1.0, 2.0, 0.5]) == \
+            cls(t[:, None], p, sample_weight=[1.0, 2.0, 0.5])
+    np.testing.assert_array_equal(fn(t, p), fn(t[:, None], p))
+    assert fn(t, p).shape == (3,)
+    with pytest.raises(ValueError, match="y_true must have the shape of y_pred"):
+        fn([1.0, 0.0], p)  # the number of rows must still agree
+
+
+def test_targets_of_shape_n_match_one_output_column_in_metrics_and_models(backend):
+    t, p = np.array([1.0, 0.0, 1.0]), np.array([[0.8], [0.3], [0.4]])
+    for fn in (nn.metrics.binary_accuracy, nn.metrics.accuracy,
+               nn.metrics.mean_squared_error, nn.metrics.mean_absolute_error):
+        np.testing.assert_array_equal(fn(t, p), fn(t[:, None], p))
+    model = nn.Sequential([nn.layers.Dense(1, input_dim=2, activation="sigmoid")],
+                          backend=backend, seed=0)
+    model.compile("sgd", "binary_crossentropy", metrics=["accuracy", "mae"])
+    x = np.array([[0.5, -1.0], [2.0, 0.0], [-1.0, 1.0]])
+    assert model.evaluate(x, t) == model.evaluate(x, t[:, None])
+
+
+# ------------------------------------------- categorical cross-entropy on one column
+def _one_output_model(backend, loss="categorical_crossentropy"):
+    model = nn.Sequential([nn.layers.Dense(1, input_dim=2, activation="softmax")],
+                          backend=backend, seed=0)
+    model.compile("sgd", loss)
+    return model
+
+
+ONE_COLUMN_WARNING = "categorical_crossentropy over one output column.*binary_crossentropy"
+
+
+def test_categorical_crossentropy_on_one_column_warns_in_calls():
+    # Keras warns in each call too: the loss is about 0 and its gradient exactly 0.
+    t, p = [[1.0], [0.0]], [[0.7], [0.2]]
+    for loss in (losses.CategoricalCrossentropy(), losses.categorical_crossentropy):
+        with pytest.warns(UserWarning, match=ONE_COLUMN_WARNING) as caught:
+            loss(t, p)
+        assert caught[0].filename == __file__  # it points at the caller
+    with pytest.warns(UserWarning, match=ONE_COLUMN_WARNING):
+        losses.categorical_crossentropy([1.0, 0.0], [0.7, 0.2])  # 1-D: one column too
+
+
+def test_categorical_crossentropy_on_one_column_warns_once_per_compile(backend, recwarn):
+    x, y = np.array([[0.5, -1.0], [2.0, 0.0], [-1.0, 1.0]]), np.array([[1.0], [0.0], [1.0]])
+    model = _one_output_model(backend)
+    model.fit(x, y, epochs=2, batch_size=2, verbose=0, validation_data=(x, y))
+    model.evaluate(x, y)
+    model.train_on_batch(x, y)
+    (warning,) = [w for w in recwarn if issubclass(w.category, UserWarning)]
+    assert warning.filename == __file__ and "y_pred.shape=(None, 1)" in str(warning.message)
+    model.compile("sgd", "categorical_crossentropy")  # a new loss: a new warning
+    with pytest.warns(UserWarning, match=ONE_COLUMN_WARNING):
+        model.evaluate(x, y)
+
+
+@pytest.mark.parametrize("loss", ["binary_crossentropy", "sparse_categorical_crossentropy"])
+def test_no_warning_for_other_losses_or_several_columns(backend, loss, recwarn):
+    x = np.array([[0.5, -1.0], [2.0, 0.0]])
+    _one_output_model(backend, loss).evaluate(x, np.array([1, 0]) if "sparse" not in loss
+                                              else np.array([0, 0]))
+    model = nn.Sequential([nn.layers.Dense(2, input_dim=2, activation="softmax")],
+                          backend=backend, seed=0)
+    model.compile("sgd", "categorical_crossentropy")
+    model.evaluate(x, np.eye(2))
+    losses.categorical_crossentropy(np.eye(2), [[0.7, 0.3], [0.4, 0.6]])
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]

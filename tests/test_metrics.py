@@ -201,3 +201,86 @@ def test_fit_logs_the_epoch_mean_of_a_metric(backend):
                         validation_data=(X3[:2], LABELS[:2]))
     assert history.history["accuracy"] == pytest.approx([0.6, 0.6], abs=1e-12)
     assert history.history["val_accuracy"] == pytest.approx([1.0, 1.0], abs=1e-12)
+
+
+# ------------------------------------------------------- custom metrics: values or means
+# Ten samples in batches of 4, 4 and 2; a one-unit linear model with known weights and a
+# learning rate of 0 in fit, so that every prediction is x itself.
+XC = np.arange(10.0).reshape(-1, 1) / 10.0
+YC = np.array([0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0])
+SWC = np.array([1.0, 2.0, 0.0, 1.0, 3.0, 1.0, 1.0, 2.0, 0.5, 4.0])
+ABS_ERRORS = np.abs(XC[:, 0] - YC)  # the per-sample values of every metric below
+
+
+def _abs_error_values(y_true, y_pred):
+    return np.abs(y_pred - y_true).mean(axis=1)
+
+
+def _abs_error_column(y_true, y_pred):
+    return np.abs(y_pred - y_true)  # (n, 1): one value per sample, as a column
+
+
+def _abs_error_mean(y_true, y_pred):
+    return np.abs(y_pred - y_true).mean()  # a 0-d array
+
+
+def _abs_error_float(y_true, y_pred):
+    return float(np.abs(y_pred - y_true).mean())  # a Python float
+
+
+CUSTOM = [_abs_error_values, _abs_error_column, _abs_error_mean, _abs_error_float]
+
+
+def _identity_model(backend):
+    model = nn.Sequential([nn.layers.Dense(1, input_dim=1)], backend=backend, seed=0)
+    model.set_weights([np.ones((1, 1)), np.zeros(1)])
+    model.compile(nn.optimizers.SGD(learning_rate=0.0), "mse", metrics=CUSTOM)
+    return model
+
+
+def test_custom_metrics_give_the_mean_over_samples_with_uneven_batches(backend):
+    # The mean over the ten samples, whether the function returns per-sample values or
+    # batch means: a batch mean counts as many times as its batch has samples. (Summing
+    # batch means and dividing by the sample count gave 0.0253 for a true 0.393.)
+    expected = ABS_ERRORS.mean()
+    model = _identity_model(backend)
+    logs = model.evaluate(XC, YC, batch_size=4, return_dict=True)
+    for fn in CUSTOM:
+        assert logs[fn.__name__] == pytest.approx(expected, rel=1e-6), fn.__name__
+    history = model.fit(XC, YC, batch_size=4, epochs=2, verbose=0)
+    for fn in CUSTOM:
+        assert history.history[fn.__name__] == pytest.approx([expected] * 2, rel=1e-6)
+    logs = model.train_on_batch(XC[8:], YC[8:], return_dict=True)
+    for fn in CUSTOM:
+        assert logs[fn.__name__] == pytest.approx(ABS_ERRORS[8:].mean(), rel=1e-6)
+
+
+def test_custom_metrics_with_sample_weights(backend):
+    # Per-sample values are weighted by the sample weights; a batch mean has already
+    # lost them, so it keeps its batch's size as weight.
+    model = _identity_model(backend)
+    logs = model.evaluate(XC, YC, batch_size=4, sample_weight=SWC, return_dict=True)
+    weighted = np.dot(ABS_ERRORS, SWC) / SWC.sum()
+    batch_means = [ABS_ERRORS[i:i + 4].mean() for i in (0, 4, 8)]
+    by_size = np.dot(batch_means, [4, 4, 2]) / 10
+    assert logs["_abs_error_values"] == pytest.approx(weighted, rel=1e-6)
+    assert logs["_abs_error_column"] == pytest.approx(weighted, rel=1e-6)
+    assert logs["_abs_error_mean"] == pytest.approx(by_size, rel=1e-6)
+    assert logs["_abs_error_float"] == pytest.approx(by_size, rel=1e-6)
+
+
+@pytest.mark.parametrize("result, error, match", [
+    (lambda n: np.zeros(n + 1), ValueError, r"shape \(4,\).*Received: shape \(5,\)"),
+    (lambda n: np.zeros((n, 2)), ValueError, r"Received: shape \(4, 2\)"),
+    (lambda n: np.zeros(1), ValueError, r"Received: shape \(1,\)"),
+    (lambda n: "0.5", TypeError, "must return numbers"),
+    (lambda n: None, TypeError, "must return numbers. Received: NoneType"),
+])
+def test_custom_metrics_of_the_wrong_shape_are_refused(backend, result, error, match):
+    def bad(y_true, y_pred):
+        return result(len(y_pred))
+
+    model = nn.Sequential([nn.layers.Dense(1, input_dim=1)], backend=backend, seed=0)
+    model.compile("sgd", "mse", metrics=[bad])
+    with pytest.raises(error, match=f"metric 'bad'.*{match}"):
+        model.evaluate(XC[:4], YC[:4])

@@ -33,6 +33,16 @@ else:
     _instances["native"] = NativeBackend()
 
 
+def _native_missing() -> str:
+    """Why the native backend is missing and how to build it. Python's own ImportError for
+    a missing extension module blames "most likely a circular import", which misleads, so
+    it comes last, as the detail."""
+    return ("nncore's compiled extension (nncore.backends.native) was not found: nncore is "
+            "running from an unbuilt source tree or a failed build. Build it with "
+            "`pip install -e .` in the source tree (needs a C compiler); "
+            f"the import error was: {type(_native_error).__name__}: {_native_error}")
+
+
 def native_available() -> bool:
     """True when the compiled extension imported."""
     return _native_error is None
@@ -47,8 +57,8 @@ def get_backend(name: str | Backend | None = None) -> Backend:
     if not isinstance(name, str) or name not in NAMES:
         raise ValueError(f"backend must be one of {', '.join(NAMES)}. Received: backend={name!r}")
     if name == "native" and _native_error is not None:
-        raise ImportError(f"The native backend is not available ({_native_error}); "
-                          "reinstall nncore with a C compiler, or use backend='numpy'.")
+        raise ImportError(f"backend='native' is not available. {_native_missing()}. Or use "
+                          "backend='numpy'.") from _native_error
     return _instances[name]
 
 
@@ -58,8 +68,8 @@ def _initial_default() -> str:
         get_backend(requested)  # refuse unknown names and an unavailable native backend
         return requested
     if _native_error is not None:
-        warnings.warn(f"nncore's native backend did not import ({_native_error}); "
-                      "using the slower numpy backend.", RuntimeWarning, stacklevel=3)
+        warnings.warn(f"{_native_missing()}. Using the slower numpy backend meanwhile.",
+                      RuntimeWarning, stacklevel=3)
         return "numpy"
     return "native"
 

@@ -50,4 +50,9 @@ class AdamW(Adam):
     """
 
     def __init__(self, learning_rate=0.001, weight_decay: float = 0.004, **kwargs):
+        # The base class reads None as "no decay", which would make this plain Adam under
+        # AdamW's name; Keras refuses it too.
+        if weight_decay is None:
+            raise ValueError("AdamW needs a weight_decay, a float >= 0 (Adam is AdamW "
+                             "without decay). Received: weight_decay=None")
         super().__init__(learning_rate, weight_decay=weight_decay, **kwargs)
