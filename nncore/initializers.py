@@ -189,9 +189,10 @@ _NAME_OF = {cls: name for name, cls in reversed(_BY_NAME.items())}
 _CLASS_NAMES = {cls.__name__: name for cls, name in _NAME_OF.items()}
 
 
-def get(identifier) -> Initializer:
-    """An initializer from a name (``"he_normal"``), an instance, or a config dict."""
-    if isinstance(identifier, Initializer):
+def get(identifier) -> Initializer | None:
+    """An initializer from a name (``"he_normal"``), an instance, or a config dict; None
+    for None (as keras.initializers.get; the layers refuse it)."""
+    if identifier is None or isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, dict):
         return _BY_NAME[get_name(identifier.get("class_name"))](**identifier.get("config", {}))

@@ -303,6 +303,9 @@ class Sequential:
     # ------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None) -> None:
         """Choose the optimizer, the loss and the metrics reported by fit/evaluate."""
+        if optimizer is None:  # Keras accepts it, then fails in fit on None.apply
+            raise ValueError("compile needs an optimizer, such as 'rmsprop' (the default) or "
+                             "nn.optimizers.Adam(). Received: optimizer=None")
         optimizer = optimizers.get(optimizer)
         if loss is None:
             raise ValueError("loss is required, e.g. loss='categorical_crossentropy'.")

@@ -198,7 +198,11 @@ def test_serialize_uses_the_canonical_name():
         {"class_name": "glorot_uniform", "config": {}}
 
 
-@pytest.mark.parametrize("bad", ["glorot", "he", "orthogonal", "", None, 3, 1.0,
+def test_get_none_is_none_as_in_keras():
+    assert initializers.get(None) is None
+
+
+@pytest.mark.parametrize("bad", ["glorot", "he", "orthogonal", "", 3, 1.0,
                                  {"class_name": "nope"}])
 def test_unknown_initializers_are_refused(bad):
     with pytest.raises(ValueError, match="Unknown initializer"):

@@ -170,3 +170,28 @@ def test_keras_get_none_returns_none():
     keras = _keras()
     assert keras.optimizers.get(None) is None
     assert keras.initializers.get(None) is None
+
+
+def test_get_none_returns_none_and_compile_refuses_it():
+    assert nn.optimizers.get(None) is None and nn.initializers.get(None) is None
+    model = nn.Sequential([nn.layers.Dense(1, input_dim=2)], seed=0)
+    with pytest.raises(ValueError, match="Received: optimizer=None"):
+        model.compile(optimizer=None, loss="mse")
+    assert not model.compiled
+    with pytest.raises(ValueError, match="Received: kernel_initializer=None"):
+        nn.layers.Dense(2, kernel_initializer=None)
+    with pytest.raises(ValueError, match="Received: gamma_initializer=None"):
+        nn.layers.BatchNormalization(gamma_initializer=None)
+
+
+def test_a_schedule_is_not_replaced_by_a_float():
+    """Keras refuses to set a float learning rate on an optimizer built with a schedule
+    (the schedule would silently stop); another schedule may take its place."""
+    schedule = nn.optimizers.schedules.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)
+    opt = nn.optimizers.SGD(schedule)
+    with pytest.raises(TypeError, match="schedule"):
+        opt.learning_rate = 0.01
+    assert opt._learning_rate is schedule
+    other = nn.optimizers.schedules.ExponentialDecay(0.2, decay_steps=10, decay_rate=0.5)
+    opt.learning_rate = other
+    assert opt.learning_rate == pytest.approx(0.2)

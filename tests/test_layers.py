@@ -198,7 +198,7 @@ def test_dense_repr_and_parameter_count_in_a_model():
     (dict(units=4, activation="swish"), ValueError, "Unknown activation 'swish'"),
     (dict(units=4, activation=3), TypeError, "activation"),
     (dict(units=4, kernel_initializer="glorot"), ValueError, "Unknown initializer"),
-    (dict(units=4, bias_initializer=None), ValueError, "Unknown initializer"),
+    (dict(units=4, bias_initializer=None), ValueError, "Received: bias_initializer=None"),
     (dict(units=4, kernel_regularizer="l3"), ValueError, "Unknown regularizer"),
     (dict(units=4, input_dim=0), ValueError, "input_dim"),
     (dict(units=4, input_shape=(2, 3)), ValueError, "input_shape"),

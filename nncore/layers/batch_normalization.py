@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from nncore import initializers
 from nncore.backends.base import check_float
 from nncore.layers.base import Layer
+from nncore.layers.dense import _initializer
 
 
 class BatchNormalization(Layer):
@@ -34,7 +34,8 @@ class BatchNormalization(Layer):
         self.momentum = check_float(momentum, "momentum", low=0.0, high=1.0)
         self.epsilon = check_float(epsilon, "epsilon", low=0.0, low_open=True)
         self.center, self.scale = bool(center), bool(scale)
-        self.initializers = {name: initializers.get(init) for name, init in (
+        self.initializers = {name: _initializer(init, f"{name}_initializer")
+                             for name, init in (
             ("gamma", gamma_initializer), ("beta", beta_initializer),
             ("moving_mean", moving_mean_initializer),
             ("moving_variance", moving_variance_initializer))}

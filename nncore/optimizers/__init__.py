@@ -18,9 +18,10 @@ from nncore.optimizers.sgd import SGD
 _BY_NAME = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW}
 
 
-def get(identifier) -> Optimizer:
-    """A new optimizer from a name (``"adam"``), or the given instance."""
-    if isinstance(identifier, Optimizer):
+def get(identifier) -> Optimizer | None:
+    """A new optimizer from a name (``"adam"``), the given instance, or None for None (as
+    keras.optimizers.get; ``compile`` refuses it)."""
+    if identifier is None or isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
         return _BY_NAME[identifier.lower()]()

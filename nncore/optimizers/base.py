@@ -95,8 +95,14 @@ class Optimizer:
     def learning_rate(self, value) -> None:
         if isinstance(value, schedules.LearningRateSchedule):
             self._learning_rate = value
-        else:
-            self._learning_rate = check_float(value, "learning_rate", low=0.0)
+            return
+        # As Keras: a float in its place would silently end the schedule.
+        if isinstance(self._learning_rate, schedules.LearningRateSchedule):
+            raise TypeError(f"This optimizer was built with a learning-rate schedule "
+                            f"({type(self._learning_rate).__name__}); its learning_rate can "
+                            f"only be replaced by another schedule. Received: "
+                            f"learning_rate={value!r}")
+        self._learning_rate = check_float(value, "learning_rate", low=0.0)
 
     # ------------------------------------------------------------ slots and steps
     def build(self, params) -> None:
