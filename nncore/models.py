@@ -703,7 +703,8 @@ class Sequential:
         """Write the model to ``filepath``: architecture, weights, and (with
         ``include_optimizer``) loss, metrics, optimizer state and random-generator states,
         so that a loaded model resumes training exactly. The file format is documented in
-        :mod:`nncore.saving`; the file is replaced atomically.
+        :mod:`nncore.saving`; the file is replaced atomically. A symlink is followed to its
+        target (which is replaced, the link kept); FIFOs and device nodes are refused.
         """
         from nncore import saving
 
@@ -742,6 +743,7 @@ class Sequential:
         # The weights' shapes follow from the config alone: check them against the stored
         # arrays before building, so a config claiming huge layers allocates nothing.
         dim = config["model"]["input_dim"]
+        cls._check_layer_count(len(config["model"]["layers"]))  # before making any layer
         expected = []
         if dim is not None:
             dim = check_int(dim, "input_dim", low=1)
