@@ -1,4 +1,4 @@
-"""nncore.bench, the benchmark harness: a quick run writes latest.json and latest.md with
+"""benchmarks/bench.py, the benchmark harness: a quick run writes latest.json and latest.md with
 every measure as a positive finite number, and engines that are missing (PyTorch, the
 native extension, the MNIST files) are reported as skipped or synthetic. No timing is
 asserted here: performance is judged from ratios in the benchmark's own report."""
@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from nncore import backends, bench
+import bench  # benchmarks/bench.py: pyproject puts benchmarks/ on pytest's path
+from nncore import backends
 
 TIMED_UNITS = ("ms", "us", "MiB")
 ENGINES = ("native", "numpy", "torch")
@@ -201,7 +202,7 @@ def test_main_unsets_openblas_variables_in_a_fresh_process(monkeypatch, tmp_path
                         lambda cmd, env: calls.append((cmd, env)) or 0)
     assert bench.main(["--quick", "--output-dir", str(tmp_path)]) == 0
     (cmd, env), = calls
-    assert cmd[0] == sys.executable and cmd[1:] == ["-m", "nncore.bench", "--quick",
+    assert cmd[0] == sys.executable and cmd[1:] == [bench.__file__, "--quick",
                                                    "--output-dir", str(tmp_path)]
     assert "OPENBLAS_CORETYPE" not in env
     assert json.loads(env[bench._UNSET_MARKER]) == {"OPENBLAS_CORETYPE": "Haswell"}
@@ -214,14 +215,36 @@ def test_main_unsets_openblas_variables_in_a_fresh_process(monkeypatch, tmp_path
     assert "OPENBLAS_CORETYPE=Haswell" in state["note"]
 
 
-def test_cli_bench_subcommand_calls_main(monkeypatch):
+def test_cli_bench_runs_the_checkouts_harness(monkeypatch, capsys):
     from nncore import __main__ as cli
 
     seen = []
-    monkeypatch.setattr(bench, "main", lambda argv: seen.append(argv) or 0)
+    monkeypatch.setattr(cli.subprocess, "call", lambda cmd: seen.append(cmd) or 0)
     assert cli.main(["bench", "--quick", "--output-dir", "somewhere"]) == 0
     assert cli.main(["bench"]) == 0
-    assert seen == [["--quick", "--output-dir", "somewhere"], []]
+    harness = str(cli.bench_harness())
+    assert seen == [[sys.executable, harness, "--quick", "--output-dir", "somewhere"],
+                    [sys.executable, harness]]
+    # An install without a checkout says where the harness is instead.
+    monkeypatch.setattr(cli, "bench_harness", lambda: None)
+    assert cli.main(["bench"]) == 2
+    assert "python benchmarks/bench.py" in capsys.readouterr().err
+
+
+def test_the_harness_is_not_installed_with_the_package():
+    import importlib.util
+
+    assert importlib.util.find_spec("nncore.bench") is None
+
+
+def test_targets_come_from_the_file(tmp_path):
+    targets = bench.load_targets()
+    assert targets["epoch"] == {32: 1.6, 128: 1.3, 512: 1.15}
+    other = tmp_path / "t.json"
+    other.write_text(json.dumps({"epoch_fit_over_bound": {"32": 2.0},
+                                 "tiny_torch_over_nncore": 5, "predict_row_torch_over_nncore": 1,
+                                 "peak_memory_over_theory": 1.5, "runtime_s": 60}))
+    assert bench.load_targets(other)["epoch"] == {32: 2.0}
 
 
 @pytest.mark.parametrize("value, text", [(None, "-"), (True, "yes"), (False, "NO"),
