@@ -12,8 +12,8 @@ Example
 from nncore import backends
 from nncore.backends import backend, get_backend, set_backend, use_backend
 from nncore import (
-    activations, callbacks, datasets, initializers, layers, linear, losses, metrics,
-    optimizers, perceptron, regularizers,
+    activations, callbacks, datasets, exceptions, initializers, layers, linear, losses,
+    metrics, optimizers, perceptron, regularizers,
 )
 from nncore.models import NotCompiledError, Sequential, load_model
 
@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "NotCompiledError", "Sequential", "activations", "backend", "backends", "callbacks",
-    "datasets", "get_backend", "initializers", "layers", "linear", "load_model", "losses",
+    "datasets", "exceptions", "get_backend", "initializers", "layers", "linear", "load_model", "losses",
     "metrics", "optimizers", "perceptron", "regularizers", "set_backend", "use_backend",
     "__version__",
 ]

@@ -24,16 +24,9 @@ from typing import Any
 import numpy as np
 
 from nncore._validation import to_array
+from nncore.exceptions import NotFittedError
 
 __all__ = ["LinearRegression", "NotFittedError"]
-
-
-class NotFittedError(ValueError, AttributeError):
-    """An estimator was used before ``fit`` (like ``sklearn.exceptions.NotFittedError``).
-
-    It subclasses ValueError and AttributeError, as scikit-learn's does, so code catching
-    either keeps working.
-    """
 
 
 def _as_float(value: Any, name: str) -> np.ndarray:

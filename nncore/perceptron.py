@@ -26,14 +26,10 @@ import numpy as np
 
 from nncore._validation import to_array
 
-from nncore.linear import NotFittedError
+from nncore.exceptions import ConvergenceWarning, NotFittedError
 
 __all__ = ["AND", "NAND", "OR", "XOR", "ConvergenceWarning", "NotFittedError", "Perceptron",
            "step"]
-
-
-class ConvergenceWarning(UserWarning):
-    """The learning rule hit its epoch bound with samples still misclassified."""
 
 
 def step(x: Any) -> Any:

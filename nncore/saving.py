@@ -106,6 +106,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from nncore.exceptions import ModelFileError
+
 __all__ = ["FORMAT_VERSION", "MAGIC", "MAX_LAYERS", "ModelFileError", "read_archive",
            "write_archive"]
 
@@ -150,16 +152,6 @@ _FOREIGN = ((b"PK\x03\x04", "a zip archive, such as a Keras .keras file"),
             (b"\x89HDF\r\n\x1a\n", "an HDF5 file, such as a Keras .h5 file"),
             (b"\x93NUMPY", "a NumPy .npy file"),
             (b"\x80", "a Python pickle, which nncore never loads"))
-
-
-class ModelFileError(ValueError):
-    """A file that is not a valid nncore model file: foreign, truncated, altered or too new.
-
-    Example
-    -------
-    >>> issubclass(ModelFileError, ValueError)
-    True
-    """
 
 
 # ---------------------------------------------------------------------------- writing

@@ -1,0 +1,280 @@
+"""Training and inference of a :class:`~nncore.models.Sequential`.
+
+One training step is forward propagation through every layer, the loss and its
+gradient, backpropagation (the chain rule, layer by layer in reverse), then one
+optimizer update; a stack of Dense layers runs the first three in one call of the
+backend's ``dense_plan``. ``fit`` repeats the step over shuffled mini-batches for a
+number of epochs, inside the training guard (one trainer at a time, whole steps under
+Ctrl-C).
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from nncore import callbacks as callbacks_module
+from nncore._validation import check_int
+from nncore.backends.base import LOSS_CODES, check_float
+from nncore.layers import Dense
+from nncore.models.batches import _Batches, _format_logs, _Tracker
+
+
+class Trainer:
+    """fit, evaluate, predict and the training step of :class:`~nncore.models.Sequential`."""
+
+    def _fused_output(self) -> bool:
+        """True when the last layer's softmax/sigmoid meets its cross-entropy: the loss is
+        then taken on the logits, whose gradient (p - y) / n needs no division by p."""
+        last = self._layers[-1]
+        if self.loss.from_logits or not isinstance(last, Dense):
+            return False
+        return (last.activation, self.loss.name) in {
+            ("softmax", "categorical_crossentropy"),
+            ("softmax", "sparse_categorical_crossentropy"),
+            ("sigmoid", "binary_crossentropy")}
+
+    # ------------------------------------------------------------ one step
+    def _forward(self, X: np.ndarray, training: bool) -> np.ndarray:
+        for layer in self._layers:
+            X = layer.call(X, training)
+        return X
+
+    def _loss(self, Y, P, sw, *, grad: bool):
+        """Loss (plus regularization penalties) and, if ``grad``, dL/d(output).
+
+        Called on arrays checked by ``_prepare`` and produced by the layers, so it goes to
+        the backend's kernels directly."""
+        fused = self._fused_output()
+        out = self._layers[-1]._logits(len(P)) if fused else P
+        dP = self._layers[-1]._buffer("dloss", out.shape) if grad else None
+        value = self.ops._loss(LOSS_CODES[self.loss.name], Y, out,
+                               fused or self.loss.from_logits,
+                               self.loss.delta, sw, dP)
+        return value + self._penalty(), dP, fused
+
+    def _penalty(self) -> float:
+        """The regularization penalties of every regularized weight, added to the loss."""
+        if not self._penalties:
+            return 0.0
+        return sum(self.ops._regularization_loss(param.reshape(-1), reg.l1, reg.l2)
+                   for _, param, _, reg in self._penalties)
+
+    def _dense_plan(self):
+        """The backend's compiled step for this stack when every layer is Dense (made
+        again when the weights' buffer or the loss changes), else None."""
+        if not all(type(layer) is Dense for layer in self._layers):
+            return None
+        key = (id(self._flat), self.loss.name, self.loss.from_logits,
+               self.loss.delta, self._fused_output())
+        if getattr(self, "_plan_key", None) != key:
+            layers = self._layers
+            self._plan = self.ops.dense_plan(
+                [(layer.kernel, layer.bias) for layer in layers],
+                [(layer.grads[0], layer.grads[1] if layer.use_bias else None)
+                 for layer in layers],
+                [layer._code for layer in layers], [layer._alpha for layer in layers],
+                LOSS_CODES[self.loss.name], self.loss.from_logits,
+                self.loss.delta, key[-1])
+            self._plan_key = key
+        return self._plan
+
+    def _train_step(self, X, Y, sw) -> tuple[float, np.ndarray]:
+        """One step on a checked batch: forward, loss, backward, regularization, clipping,
+        update. Called inside the training guard, so Ctrl-C waits until it is complete."""
+        plan = self._dense_plan()
+        if plan is not None:  # forward, loss and backward in one compiled call
+            value, P = plan.train_step(X, Y, sw)
+            value += self._penalty()
+        else:
+            P = self._forward(X, training=True)
+            value, dA, fused = self._loss(Y, P, sw, grad=True)
+            last = len(self._layers) - 1
+            for i in range(last, -1, -1):
+                layer = self._layers[i]
+                if i == last and fused:
+                    dA = layer.backward(dA, need_dX=i > 0, from_logits=True)
+                else:
+                    dA = layer.backward(dA, need_dX=i > 0)
+        for layer, param, grad, reg in self._penalties:
+            if layer.trainable:
+                self.ops._regularization_grad(param.reshape(-1), grad.reshape(-1),
+                                              reg.l1, reg.l2)
+        if self.optimizer.clips:
+            self.optimizer.clip(self._grads(), self.ops)  # per weight, as Keras's clipnorm
+        self.optimizer._apply_flat(self._flat, self._flat_grads, self._param_sizes,
+                                   self._trainable_runs(), self.ops)
+        return value, P
+
+    # ------------------------------------------------------------ fit
+    def fit(self, x=None, y=None, batch_size: int | None = 32, epochs: int = 1,
+            verbose="auto", callbacks=None, validation_split: float = 0.0,
+            validation_data=None, shuffle: bool = True, class_weight=None,
+            sample_weight=None, initial_epoch: int = 0):
+        """Train for ``epochs`` passes over ``x`` in shuffled mini-batches.
+
+        Returns a :class:`~nncore.callbacks.History` whose ``history`` maps ``"loss"``,
+        each metric and their ``"val_"`` versions to one value per epoch. Batch gradient
+        descent is ``batch_size=len(x)``, stochastic gradient descent ``batch_size=1``.
+
+        Example
+        -------
+        >>> import nncore as nn
+        >>> x, y = nn.datasets.make_xor()
+        >>> model = nn.Sequential([nn.layers.Dense(4, input_dim=2, activation="tanh"),
+        ...                        nn.layers.Dense(1, activation="sigmoid")], seed=1)
+        >>> model.compile(nn.optimizers.Adam(0.05), "binary_crossentropy", ["accuracy"])
+        >>> model.fit(x, y, epochs=300, batch_size=4, verbose=0).history["accuracy"][-1]
+        1.0
+        """
+        batch_size = 32 if batch_size is None else check_int(batch_size, "batch_size", low=1)
+        epochs = check_int(epochs, "epochs", low=0)
+        initial_epoch = check_int(initial_epoch, "initial_epoch", low=0)
+        verbose = 1 if verbose == "auto" else check_int(verbose, "verbose", low=0)
+        split = check_float(validation_split, "validation_split", low=0.0, high=1.0,
+                            high_open=True)
+        if x is None or y is None:
+            raise ValueError("fit needs both x and y.")
+        x, y, sw = self._prepare(x, y, sample_weight, class_weight)
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or \
+                    len(validation_data) not in (2, 3):
+                raise ValueError("validation_data must be a tuple (x_val, y_val) or "
+                                 "(x_val, y_val, val_sample_weight).")
+            val = self._prepare(validation_data[0], validation_data[1],
+                                validation_data[2] if len(validation_data) == 3 else None,
+                                names=("validation_data[0]", "validation_data[1]"))
+            if val[0].shape[1] != x.shape[1]:
+                raise ValueError("validation_data[0] must have as many features as x.")
+        elif split > 0.0:
+            cut = int(len(x) * (1.0 - split))  # Keras: the last rows, before shuffling
+            if cut == 0 or cut == len(x):
+                raise ValueError(f"validation_split={split} leaves no rows for training or "
+                                 f"none for validation with {len(x)} rows.")
+            val = (x[cut:], y[cut:], None if sw is None else sw[cut:])
+            x, y, sw = x[:cut], y[:cut], None if sw is None else sw[:cut]
+        if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+            raise TypeError(f"callbacks must be a list of nncore Callback instances. "
+                            f"Received: callbacks={callbacks!r}")
+        callback_list = list(callbacks or [])
+        for cb in callback_list:
+            if not isinstance(cb, callbacks_module.Callback):
+                raise TypeError(f"callbacks must be nncore Callback instances. Received: {cb!r}")
+        with self._guard.training(self.name):
+            return self._fit_loop(x, y, sw, val, batch_size, epochs, initial_epoch, verbose,
+                                  shuffle, callback_list)
+
+    def _fit_loop(self, x, y, sw, val, batch_size: int, epochs: int, initial_epoch: int,
+                  verbose: int, shuffle: bool, callback_list: list):
+        """:meth:`fit` on checked arguments."""
+        self.build(x.shape[1])
+        history = callbacks_module.History()
+        steps = math.ceil(len(x) / batch_size)
+        # History after the user's callbacks, as Keras: what they add to the epoch's logs
+        # (LearningRateScheduler's learning_rate...) is recorded too.
+        callback_list = callback_list + [history]
+        if verbose:
+            callback_list.append(callbacks_module.ProgbarLogger(steps, epochs))
+        for cb in callback_list:
+            cb.set_model(self)
+        self.stop_training = False
+        self._warned_nan = False
+        for cb in callback_list:
+            cb.on_train_begin()
+        batches = _Batches(x, y, sw, batch_size)
+        for epoch in range(initial_epoch, epochs):
+            self._guard.checkpoint()
+            for cb in callback_list:
+                cb.on_epoch_begin(epoch)
+            order = self.rng.permutation(len(x)) if shuffle else None
+            tracker = _Tracker(self._metrics)
+            for step, (X, Y, W) in enumerate(batches.iterate(order)):
+                for cb in callback_list:
+                    cb.on_train_batch_begin(step)
+                value, P = self._train_step(X, Y, W)
+                self._guard.checkpoint()
+                if not math.isfinite(value) and not self._warned_nan:
+                    self._warned_nan = True
+                    warnings.warn(f"The loss became {value} in epoch {epoch + 1}, batch "
+                                  f"{step + 1}: training diverged (try a smaller learning "
+                                  "rate or gradient clipping; TerminateOnNaN stops it).",
+                                  RuntimeWarning, stacklevel=3)
+                tracker.update(value, Y, P, W)
+                logs = tracker.result()
+                for cb in callback_list:
+                    cb.on_train_batch_end(step, logs)
+                if self.stop_training:
+                    break
+            logs = tracker.result()
+            if val is not None and not self.stop_training:
+                val_logs = self._evaluate_arrays(*val, batch_size=batch_size)
+                logs.update({f"val_{k}": v for k, v in val_logs.items()})
+            for cb in callback_list:
+                cb.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        for cb in callback_list:
+            cb.on_train_end()
+        self.history = history
+        return history
+
+    # ------------------------------------------------------------ evaluate / predict
+    def _evaluate_arrays(self, x, y, sw, batch_size: int) -> dict[str, float]:
+        tracker = _Tracker(self._metrics)
+        for X, Y, W in _Batches(x, y, sw, batch_size).iterate(None):
+            self._guard.checkpoint()  # validation inside fit: Ctrl-C may stop it here
+            P = self._forward(X, training=False)
+            value, _, _ = self._loss(Y, P, W, grad=False)
+            tracker.update(value, Y, P, W)
+        return tracker.result()
+
+    def evaluate(self, x=None, y=None, batch_size: int | None = 32, verbose=0,
+                 sample_weight=None, return_dict: bool = False):
+        """The loss (and metrics) on ``x, y``: a float, ``[loss, *metrics]``, or a dict."""
+        batch_size = 32 if batch_size is None else check_int(batch_size, "batch_size", low=1)
+        if x is None or y is None:
+            raise ValueError("evaluate needs both x and y.")
+        x, y, sw = self._prepare(x, y, sample_weight)
+        self.build(x.shape[1])
+        logs = self._evaluate_arrays(x, y, sw, batch_size)
+        return _format_logs(logs, return_dict)
+
+    def predict(self, x, batch_size: int | None = None, verbose=0) -> np.ndarray:
+        """The outputs for ``x`` (inference: dropout off, moving statistics in batch norm)."""
+        batch_size = 32 if batch_size is None else check_int(batch_size, "batch_size", low=1)
+        return self._predict(self._check_x(x), batch_size)
+
+    def _predict(self, x: np.ndarray, batch_size: int) -> np.ndarray:
+        """:meth:`predict` on an ``x`` already checked by ``_check_x``."""
+        self.build(x.shape[1])
+        if len(x) <= batch_size:  # one batch: the common case of serving, kept short
+            return self._forward(x, training=False).copy()
+        out = np.empty((len(x), self.output_dim), dtype=self.dtype)
+        for start in range(0, len(x), batch_size):
+            out[start:start + batch_size] = self._forward(x[start:start + batch_size],
+                                                          training=False)
+        return out
+
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None,
+                       return_dict: bool = False):
+        """One optimizer step on exactly this batch; returns its loss (and metrics)."""
+        x, y, sw = self._prepare(x, y, sample_weight, class_weight)
+        with self._guard.training(self.name):
+            self.build(x.shape[1])
+            value, P = self._train_step(x, y, sw)
+        tracker = _Tracker(self._metrics)
+        tracker.update(value, y, P, sw)
+        return _format_logs(tracker.result(), return_dict)
+
+    def test_on_batch(self, x, y, sample_weight=None, return_dict: bool = False):
+        """The loss (and metrics) of this batch, without training."""
+        x, y, sw = self._prepare(x, y, sample_weight)
+        self.build(x.shape[1])
+        return _format_logs(self._evaluate_arrays(x, y, sw, len(x)), return_dict)
+
+    def predict_on_batch(self, x) -> np.ndarray:
+        """The outputs for one batch ``x``."""
+        x = self._check_x(x)  # first: len() of a 0-d or ragged input is no message for x
+        return self._predict(x, len(x))
