@@ -108,7 +108,7 @@ def test_a_file_rewritten_while_it_is_read_is_refused(tmp_path, monkeypatch):
     path = tmp_path / "m.nnc"
     write_archive(path, {}, {"W": np.zeros(4, np.float32)})
     content = path.read_bytes()
-    real_hash = saving._hash_file
+    real_hash = saving.format._hash_file
 
     def hash_then_alter(f, nbytes):
         digest = real_hash(f, nbytes)
@@ -117,7 +117,7 @@ def test_a_file_rewritten_while_it_is_read_is_refused(tmp_path, monkeypatch):
         path.write_bytes(bytes(altered))
         return digest
 
-    monkeypatch.setattr(saving, "_hash_file", hash_then_alter)
+    monkeypatch.setattr(saving.format, "_hash_file", hash_then_alter)
     with pytest.raises(ModelFileError, match="changed while it was being read"):
         read_archive(path)
 

@@ -90,26 +90,25 @@ Example
 """
 from __future__ import annotations
 
-import errno
 import hashlib
 import io
 import json
-import math
 import os
-import re
-import secrets
-import stat
 import struct
 from collections.abc import Mapping
-from shutil import SpecialFileError
 from typing import Any, BinaryIO
 
 import numpy as np
 
 from nncore.exceptions import ModelFileError
-
-__all__ = ["FORMAT_VERSION", "MAGIC", "MAX_LAYERS", "ModelFileError", "read_archive",
-           "write_archive"]
+# The bounds of the other modules are the format's too (nncore.saving exports them all).
+from nncore.saving.files import (  # noqa: F401
+    MAX_FILE_BYTES, _check_path, _open_regular_file, _write_atomically, _write_target,
+)
+from nncore.saving.header import (  # noqa: F401
+    _DTYPES, MAX_DEPTH, MAX_NDIM, _check_array, _check_json_value, _check_ranges,
+    _parse_header,
+)
 
 MAGIC = b"\x89NNC\r\n\x1a\n"
 FORMAT_VERSION = 1
@@ -118,9 +117,9 @@ _PREFIX = struct.Struct("<8sIQQ")
 _DIGEST_SIZE = 32
 _MIN_FILE_BYTES = _PREFIX.size + _DIGEST_SIZE
 
-# Bounds that keep a hostile file from making us allocate or recurse without limit. An MLP
-# trained on a CPU is far below them; they are module constants so a user can raise them.
-MAX_FILE_BYTES = 1 << 36        # 64 GiB
+# Bounds that keep a hostile file from making us allocate or recurse without limit (with
+# MAX_FILE_BYTES in files, MAX_DEPTH and MAX_NDIM in header). An MLP trained on a CPU is
+# far below them.
 # A 10,000-layer model's JSON (config and array table) takes about 5 MB, some 500 bytes a
 # Dense layer; 16 MiB leaves room for long names and regularizers while a hostile header
 # stays a fraction of a second (and of memory) to parse.
@@ -129,22 +128,9 @@ MAX_HEADER_BYTES = 1 << 24      # 16 MiB of JSON
 # be built can be saved and loaded. Far deeper than any useful MLP; loading is linear in
 # the layers, and this bounds how long a file of tiny layer configs can keep a load busy.
 MAX_LAYERS = 10_000
-MAX_DEPTH = 64                  # nesting of lists and dicts in the config
-MAX_NDIM = 32                   # numpy 1.x's limit, the lower of the supported numpys
 # The checksum is computed through one buffer of this size, so refusing a file of any size
 # takes this much memory, not the file's size.
 _CHUNK_BYTES = 1 << 20
-
-# Little-endian dtype strings allowed in a file, mapped to the host-order dtype we return.
-_DTYPES = {code: np.dtype(code).newbyteorder("=")
-           for code in ("<f4", "<f8", "<i4", "<i8", "|u1", "|b1")}
-# Segments joined by "/", none empty or starting with ".": no "..", no absolute paths,
-# should anyone ever turn names into file names.
-_NAME = re.compile(r"[A-Za-z0-9_\-:\[\]][A-Za-z0-9_.\-:\[\]]*"
-                   r"(/[A-Za-z0-9_\-:\[\]][A-Za-z0-9_.\-:\[\]]*)*")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_HEADER_KEYS = ("format_version", "config", "arrays")
-_ENTRY_KEYS = ("name", "dtype", "shape", "offset", "nbytes")
 
 # Other formats people hand us by mistake, named in the error so they know what they have.
 _FOREIGN = ((b"PK\x03\x04", "a zip archive, such as a Keras .keras file"),
@@ -152,9 +138,6 @@ _FOREIGN = ((b"PK\x03\x04", "a zip archive, such as a Keras .keras file"),
             (b"\x89HDF\r\n\x1a\n", "an HDF5 file, such as a Keras .h5 file"),
             (b"\x93NUMPY", "a NumPy .npy file"),
             (b"\x80", "a Python pickle, which nncore never loads"))
-
-
-# ---------------------------------------------------------------------------- writing
 
 
 def write_archive(path: str | os.PathLike[str], config: dict,
@@ -225,197 +208,6 @@ def _encode(config: Any, arrays: Any) -> tuple[bytes, list[np.ndarray]]:
     return prefix + body, blocks
 
 
-def _check_array(name: Any, array: Any) -> np.ndarray:
-    """``array`` as a little-endian C-contiguous block, or an error naming ``arrays[name]``."""
-    if not isinstance(name, str):
-        raise TypeError(f"array names must be str. Received: a key of type "
-                        f"{type(name).__name__} ({name!r}) in arrays")
-    if len(name) > 255 or not _NAME.fullmatch(name):
-        raise ValueError(f"array names must be 1 to 255 characters among letters, digits "
-                         f"and _ . - / : [ ], in '/'-separated parts that are not empty and "
-                         f"do not start with '.'. Received: arrays key {name!r}")
-    where = f"arrays[{name!r}]"
-    # A masked array would silently lose its mask; a list would guess a dtype.
-    if not isinstance(array, np.ndarray) or isinstance(array, np.ma.MaskedArray):
-        raise TypeError(f"{where} must be a numpy.ndarray. Received: "
-                        f"{type(array).__name__}")
-    little = array.dtype.newbyteorder("<")  # '>f8' is float64 too; '|O', '|V8' stay out
-    if little.str not in _DTYPES:
-        raise TypeError(f"{where} must have dtype float32, float64, int32, int64, uint8 or "
-                        f"bool. Received: dtype={array.dtype}")
-    if array.ndim > MAX_NDIM:
-        raise ValueError(f"{where} has {array.ndim} dimensions, more than {MAX_NDIM}")
-    # Explicit '<' so a big-endian host still writes little-endian bytes.
-    return np.asarray(array, dtype=little, order="C")
-
-
-def _check_json_value(value: Any, where: str, depth: int,
-                      type_error: type[Exception], value_error: type[Exception]) -> None:
-    """Refuse what strict JSON cannot hold or would not give back unchanged."""
-    if depth > MAX_DEPTH:
-        raise value_error(f"{where} is nested more than MAX_DEPTH={MAX_DEPTH} levels deep "
-                          "(or refers to itself)")
-    if value is None or isinstance(value, (bool, int)):
-        return
-    if isinstance(value, str):
-        _check_text(value, where, value_error)
-        return
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise value_error(f"{where} must be a finite number (strict JSON has no NaN or "
-                              f"Infinity). Received: {value!r}")
-        return
-    if isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            _check_json_value(item, f"{where}[{i}]", depth + 1, type_error, value_error)
-        return
-    if isinstance(value, dict):
-        for key, item in value.items():
-            # json.dumps would turn 1 into "1": the config would not come back unchanged.
-            if not isinstance(key, str):
-                raise type_error(f"{where} keys must be str. Received: key {key!r} of type "
-                                 f"{type(key).__name__}")
-            _check_text(key, f"{where} key {key!r}", value_error)
-            _check_json_value(item, f"{where}[{key!r}]", depth + 1, type_error, value_error)
-        return
-    raise type_error(f"{where} is not JSON-serialisable. Received: {value!r} of type "
-                     f"{type(value).__name__}")
-
-
-def _check_text(text: str, where: str, value_error: type[Exception]) -> None:
-    # A surrogate is not a character: UTF-8 cannot hold it, and JSON would merge a pair of
-    # them into one character, so the config would not come back unchanged.
-    if _SURROGATE.search(text):
-        raise value_error(f"{where} contains a lone surrogate code point (U+D800 to U+DFFF), "
-                          "which is not valid Unicode text")
-
-
-def _write_target(path: str) -> str:
-    """The file that saving to ``path`` replaces: ``path`` with every symlink resolved,
-    once checked to be a regular file or nothing yet (see the module docstring)."""
-    target = os.path.realpath(path)
-    try:
-        mode = os.lstat(target).st_mode
-    except FileNotFoundError:
-        return target  # created; a missing directory is reported when creating it
-    except OSError as exc:
-        if exc.errno == errno.ENAMETOOLONG:
-            raise _name_too_long(target, path) from None
-        raise _with_path(exc, path) from exc
-    if stat.S_ISREG(mode):
-        return target
-    if stat.S_ISDIR(mode):
-        raise IsADirectoryError(errno.EISDIR, "cannot write a model file over a directory",
-                                path)
-    if stat.S_ISLNK(mode):  # realpath stops where links loop
-        raise OSError(errno.ELOOP, "the symbolic links loop, no file to write", path)
-    raise SpecialFileError(errno.EINVAL, f"{_special_kind(mode)} is not a regular file; a "
-                           "model is saved only to a regular file or a symlink to one", path)
-
-
-def _special_kind(mode: int) -> str:
-    for test, kind in ((stat.S_ISFIFO, "a FIFO (named pipe)"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return kind
-    return "this file type"
-
-
-def _name_too_long(target: str, path: str) -> OSError:
-    name = os.fsencode(os.path.basename(target))
-    return OSError(errno.ENAMETOOLONG, f"file name too long for the file system: its last "
-                   f"part has {len(name)} bytes and the whole path {len(os.fsencode(target))} "
-                   "(most file systems allow 255 bytes a name)", path)
-
-
-def _write_atomically(target: str, path: str, header: bytes, blocks: list[np.ndarray]) -> None:
-    """Write to a temporary sibling of ``target``, fsync it, then rename it onto
-    ``target``; errors name ``path``, the caller's name for it."""
-    directory = os.path.dirname(target)
-    try:
-        fd, tmp = _create_temporary(directory, os.path.basename(target))
-    except OSError as exc:
-        raise _with_path(exc, path) from exc
-    try:
-        with os.fdopen(fd, "wb") as f:
-            digest = hashlib.sha256(header)
-            f.write(header)
-            for block in blocks:
-                digest.update(block)
-                f.write(block)
-            f.write(digest.digest())
-            f.flush()
-            os.fsync(f.fileno())  # the bytes are on disk before the name points at them
-        os.replace(tmp, target)
-    except BaseException as exc:  # KeyboardInterrupt too: never leave the temporary file
-        _remove_quietly(tmp)
-        if isinstance(exc, OSError):
-            raise _with_path(exc, path) from exc
-        raise
-    _sync_directory(directory)
-
-
-def _create_temporary(directory: str, base: str) -> tuple[int, str]:
-    """A new file beside the target; mode 0o666 minus the umask, as ``open`` would give."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        # base[:50]: at most 218 bytes in all, so any name the file system allows for the
-        # target also leaves room for its temporary.
-        tmp = os.path.join(directory, f".{base[:50]}.{secrets.token_hex(6)}.tmp")
-        try:
-            return os.open(tmp, flags, 0o666), tmp
-        except FileExistsError:
-            continue
-    raise FileExistsError(errno.EEXIST, "no free temporary file name", directory)
-
-
-def _remove_quietly(tmp: str) -> None:
-    try:
-        os.unlink(tmp)
-    except OSError:
-        pass
-
-
-def _sync_directory(directory: str) -> None:
-    """Make the rename itself durable where the OS allows; the file is complete anyway."""
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _with_path(exc: OSError, path: str) -> OSError:
-    """The same kind of OSError (PermissionError...), naming the file the user asked for."""
-    if exc.errno is None or exc.filename == path:
-        return exc
-    return OSError(exc.errno, exc.strerror or str(exc), path)
-
-
-def _check_path(path: Any) -> str:
-    if isinstance(path, (bytes, bytearray)) or not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path must be a str or os.PathLike. Received: path of type "
-                        f"{type(path).__name__}")
-    path = os.fspath(path)
-    if not isinstance(path, str):
-        raise TypeError(f"path must name a str path. Received: os.fspath(path) of type "
-                        f"{type(path).__name__}")
-    if not path:
-        raise FileNotFoundError(errno.ENOENT, "empty path", path)
-    return path
-
-
-# ---------------------------------------------------------------------------- reading
-
-
 def read_archive(path: str | os.PathLike[str]) -> tuple[dict, dict[str, np.ndarray]]:
     """Read a file written by ``write_archive``: ``(config, arrays)`` exactly as written.
 
@@ -459,27 +251,6 @@ def read_archive(path: str | os.PathLike[str]) -> tuple[dict, dict[str, np.ndarr
             return _decode(f, os.fstat(f.fileno()).st_size)
         except ModelFileError as exc:
             raise ModelFileError(f"cannot load {path!r}: {exc}") from None
-
-
-def _open_regular_file(path: str) -> BinaryIO:
-    """``path`` opened for reading, refusing anything but a regular file of a sane size."""
-    # O_NONBLOCK: opening a FIFO must not hang waiting for a writer; no effect on files.
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0))
-    try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise IsADirectoryError(errno.EISDIR, "a directory is not a model file", path)
-        if not stat.S_ISREG(info.st_mode):
-            raise ModelFileError(f"cannot load {path!r}: not a regular file")
-        if info.st_size > MAX_FILE_BYTES:
-            raise ModelFileError(f"cannot load {path!r}: {info.st_size} bytes is more than "
-                                 f"MAX_FILE_BYTES={MAX_FILE_BYTES}")
-    except BaseException:
-        os.close(fd)
-        raise
-    # Unbuffered: the arrays are read straight into their own memory, and a second pass
-    # must see the file as it is then, not a buffer kept from the first.
-    return os.fdopen(fd, "rb", buffering=0)
 
 
 def _decode(f: BinaryIO, size: int) -> tuple[dict, dict[str, np.ndarray]]:
@@ -575,118 +346,6 @@ def _check_version(version: int) -> None:
                              f"({FORMAT_VERSION}); upgrade nncore to load it")
     if version < 1:
         raise ModelFileError(f"format version {version} does not exist")
-
-
-def _parse_header(raw: bytes) -> dict:
-    """Strict JSON of the expected shape, or ModelFileError saying what is wrong."""
-    try:
-        text = raw.decode("utf-8")
-        header = json.loads(text, object_pairs_hook=_no_duplicate_keys,
-                            parse_constant=_no_constant, parse_float=_finite_float)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        # ValueError covers JSONDecodeError, our hooks and too-long integer literals.
-        raise ModelFileError(f"the header is not valid JSON: {exc}") from None
-    _check_keys(header, _HEADER_KEYS, "the header")
-    version, config, table = header["format_version"], header["config"], header["arrays"]
-    if type(version) is not int:
-        raise ModelFileError(f"the header's format_version must be an integer. Found: "
-                             f"{version!r}")
-    if not isinstance(config, dict):
-        raise ModelFileError(f"the header's config must be an object. Found: "
-                             f"{type(config).__name__}")
-    _check_json_value(config, "config", 0, ModelFileError, ModelFileError)
-    if not isinstance(table, list):
-        raise ModelFileError(f"the header's arrays must be a list. Found: "
-                             f"{type(table).__name__}")
-    names = set()
-    for i, entry in enumerate(table):
-        _check_entry(entry, f"arrays[{i}]")
-        if entry["name"] in names:
-            raise ModelFileError(f"arrays[{i}]: the name {entry['name']!r} appears twice")
-        names.add(entry["name"])
-    return header
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
-    # Two parsers could keep different copies of a duplicated key: refuse the ambiguity.
-    result = {}
-    for key, value in pairs:
-        if key in result:
-            raise ValueError(f"duplicate key {key!r}")
-        result[key] = value
-    return result
-
-
-def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not strict JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):  # 1e999 parses to inf
-        raise ValueError(f"number {text[:40]} is out of range")
-    return value
-
-
-def _check_keys(obj: Any, keys: tuple[str, ...], where: str) -> None:
-    if not isinstance(obj, dict):
-        raise ModelFileError(f"{where} must be a JSON object. Found: {type(obj).__name__}")
-    if set(obj) != set(keys):
-        missing, unknown = set(keys) - set(obj), set(obj) - set(keys)
-        raise ModelFileError(f"{where} must have exactly the keys {', '.join(keys)}"
-                             + (f"; missing: {sorted(missing)}" if missing else "")
-                             + (f"; unknown: {sorted(unknown)}" if unknown else ""))
-
-
-def _check_entry(entry: Any, where: str) -> None:
-    """One row of the array table: name, whitelisted dtype, shape matching its length."""
-    _check_keys(entry, _ENTRY_KEYS, where)
-    name, code, shape = entry["name"], entry["dtype"], entry["shape"]
-    if not isinstance(name, str) or len(name) > 255 or not _NAME.fullmatch(name):
-        raise ModelFileError(f"{where}: invalid array name {name!r}")
-    if not isinstance(code, str) or code not in _DTYPES:
-        raise ModelFileError(f"{where} ({name!r}): dtype {code!r} is not one of "
-                             f"{', '.join(_DTYPES)}")
-    for key in ("offset", "nbytes"):
-        if not _is_count(entry[key]):
-            raise ModelFileError(f"{where} ({name!r}): {key} must be a non-negative "
-                                 f"integer. Found: {entry[key]!r}")
-    if (not isinstance(shape, list) or len(shape) > MAX_NDIM
-            or not all(_is_count(n) for n in shape)):
-        raise ModelFileError(f"{where} ({name!r}): shape must be a list of at most "
-                             f"{MAX_NDIM} non-negative integers. Found: {shape!r}")
-    itemsize = _DTYPES[code].itemsize
-    # numpy needs the product of the non-zero dimensions to fit in its index type,
-    # even for an empty array.
-    if math.prod(max(n, 1) for n in shape) * itemsize >= 1 << 63:
-        raise ModelFileError(f"{where} ({name!r}): shape {shape} is too large")
-    if math.prod(shape) * itemsize != entry["nbytes"]:
-        raise ModelFileError(f"{where} ({name!r}): shape {shape} of {code} needs "
-                             f"{math.prod(shape) * itemsize} bytes but nbytes is "
-                             f"{entry['nbytes']}")
-
-
-def _is_count(value: Any) -> bool:
-    return type(value) is int and value >= 0  # bool is an int subclass; refuse it
-
-
-def _check_ranges(table: list[dict], data_length: int) -> None:
-    """Every range inside the data region, none overlapping, no byte unaccounted for."""
-    covered = 0
-    previous = None
-    for entry in sorted(table, key=lambda e: (e["offset"], e["nbytes"])):
-        start, end = entry["offset"], entry["offset"] + entry["nbytes"]
-        if end > data_length:
-            raise ModelFileError(f"array {entry['name']!r} spans bytes [{start}, {end}) of a "
-                                 f"data region of {data_length} bytes")
-        if previous is not None and start < previous[1] and entry["nbytes"] > 0:
-            raise ModelFileError(f"arrays {previous[0]!r} and {entry['name']!r} overlap")
-        if entry["nbytes"] > 0:
-            previous = (entry["name"], end)
-        covered += entry["nbytes"]
-    if covered != data_length:
-        raise ModelFileError(f"the data region has {data_length - covered} bytes that "
-                             "belong to no array")
 
 
 def _read_array(f: BinaryIO, entry: dict, data_start: int, digest: Any) -> np.ndarray:
