@@ -111,7 +111,7 @@ cdef class DensePlan:
             self.busy = False
 
     def __dealloc__(self):
-        self._release()
+        self._release_buffers()
 
     cdef int _enter(self) except -1:
         """Mark the plan busy, or refuse: the GIL is held from the test to the set, so two
@@ -122,11 +122,15 @@ cdef class DensePlan:
         self.busy = True
         return 0
 
-    cdef void _release(self) noexcept:
+    cdef void _release_buffers(self) noexcept:
         cdef int i
         for i in range(self.nheld):
             PyBuffer_Release(&self.held[i])
         self.nheld = 0
+
+    cdef void _release(self) noexcept:
+        """Let go of everything the plan holds: the buffers, then the workspace."""
+        self._release_buffers()
         self.names = []
         self.ngrads = self.nwritten = 0
         self.n = -1
@@ -150,6 +154,8 @@ cdef class DensePlan:
                              f"layer (1 to {MAX_LAYERS}).")
         if not 0 <= loss_code < NNC_LOSS_COUNT:
             raise ValueError(f"Unknown loss code {loss_code}.")
+        if not delta > 0:  # Huber's threshold, as the public loss checks it
+            raise ValueError(f"delta must be > 0. Received: delta={delta}")
         try:
             layers = [(W, b, dW, db) for (W, b), (dW, db) in zip(weights, grads)]
         except (TypeError, ValueError):
