@@ -254,8 +254,7 @@ def test_kernel_holds_its_buffers_while_it_runs(kernel):
     the kernel runs without the GIL: it gets BufferError, and the result is right."""
     call = {
         "sgd": "_optimizers.sgd({w}, g, None, 0.5, 0.0, False, 0.0)",
-        "adam": "_optimizers.adam({w}, g, np.zeros(n, np.float32), np.zeros(n, np.float32), "
-                "None, 0.5, 0.9, 0.999, 1e-7, 1, 0.0)",
+        "adam": "_optimizers.adam({w}, g, m, v, None, 0.5, 0.9, 0.999, 1e-7, calls + 1, 0.0)",
         "plan": "plan.train_step({w}, T, None)",
     }[kernel]
     out = run_child(f"""
@@ -270,6 +269,8 @@ def test_kernel_holds_its_buffers_while_it_runs(kernel):
         else:
             n = 1 << 22  # 16 MB: an update takes milliseconds
             g = np.random.default_rng(0).normal(size=n).astype(np.float32)
+            # Made before the loop: numpy lets the GIL go while it zeroes a large array.
+            m, v = np.zeros(n, np.float32), np.zeros(n, np.float32)
             raw = bytearray(np.ones(n, np.float32).tobytes())
             view = memoryview(raw).cast("f")
         go, seen = threading.Event(), []
@@ -295,8 +296,9 @@ def test_kernel_holds_its_buffers_while_it_runs(kernel):
         if {kernel!r} == "plan":
             print("right", result[0] == want)
         else:
-            want = np.ones(n, np.float32)
-            for _ in range(calls):
+            want, total = np.ones(n, np.float32), calls
+            m, v = np.zeros(n, np.float32), np.zeros(n, np.float32)
+            for calls in range(total):
                 {call.format(w="want")}
             print("right", np.array_equal(np.frombuffer(view, np.float32), want))
     """)
