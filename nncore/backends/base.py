@@ -152,6 +152,18 @@ def _check_no_overlap(out: np.ndarray, out_name: str, **inputs) -> None:
             raise ValueError(f"{out_name} must not share memory with {name}.")
 
 
+def _check_disjoint(arrays: Sequence[np.ndarray], name: str) -> None:
+    """Refuse two C-contiguous entries of ``arrays`` that share memory: an op applied to
+    each in turn would count and scale the shared elements twice. Sorted by address, two
+    of them overlap only if two neighbours do: linear after the sort, no pairwise test."""
+    spans = sorted((a.__array_interface__["data"][0], a.nbytes, i)
+                   for i, a in enumerate(arrays) if a.nbytes)
+    for (start, size, i), (following, _, j) in zip(spans, spans[1:]):
+        if following < start + size:
+            raise ValueError(f"{name}[{max(i, j)}] must not share memory with "
+                             f"{name}[{min(i, j)}].")
+
+
 def _rows(x: np.ndarray) -> np.ndarray:
     """View an (..., d) array as 2-D (rows, d); 1-D arrays are one row."""
     return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
@@ -644,6 +656,7 @@ class Backend(abc.ABC):
         is their global norm (Keras ``global_clipnorm``); return that norm."""
         c = check_float(clipnorm, "clipnorm", low=0.0, low_open=True)
         flat = [_inplace(g, "grads", None, None).reshape(-1) for g in grads]
+        _check_disjoint(flat, "grads")
         norm = math.sqrt(sum(self._sum_squares(g) for g in flat))
         if norm > c:
             for g in flat:

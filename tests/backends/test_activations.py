@@ -167,6 +167,38 @@ def test_native_matches_numpy_on_large_magnitudes(native_ops, numpy_ops, name, d
                  scale=np.abs(dY).max())
 
 
+#: Native float32 GELU against its float64 definition, in float32 ulps of the exact value.
+#: Forward: one final rounding (0.5 ulp) plus erfc's double-precision error (~1e-16
+#: relative), so 1 ulp. Backward dZ = dY * gelu'(Z): gelu' rounded to float, then the
+#: product rounded, so 2 ulps. A float argument to erfc (the old kernel) cost ~150 ulps at
+#: z = -12: erfc(x) ~ exp(-x**2) turns a relative rounding e of x into 2 x**2 e.
+GELU_F32_ULPS = {"forward": 1.0, "backward": 2.0}
+
+
+def _ulps(got: np.ndarray, exact: np.ndarray) -> np.ndarray:
+    """|got - exact| in units of the float32 spacing at ``exact`` (float64)."""
+    return np.abs(got.astype(np.float64) - exact) / np.spacing(np.abs(exact).astype(np.float32))
+
+
+def test_native_gelu_float32_tail_is_accurate(native_ops, numpy_ops):
+    """The far negative tail (z in [-12, -3], where GELU is down to ~1e-32), and the rest
+    of the range, within GELU_F32_ULPS of numpy's float64 definition."""
+    Z = np.concatenate([np.linspace(-12, -3, 4001), np.linspace(-3, 6, 901)]).astype(
+        np.float32).reshape(1, -1)
+    dY = np.random.default_rng(0).uniform(0.5, 2.0, Z.shape).astype(np.float32)
+    Z64 = Z.astype(np.float64)
+    Y64 = numpy_ops.activation("gelu", Z64)
+    dZ64 = numpy_ops.activation_backward("gelu", dY.astype(np.float64), Z64, Y64)
+    nonzero = Z != 0  # gelu(0) = 0 exactly, where a relative ulp has no meaning
+    forward = _ulps(native_ops.activation("gelu", Z), Y64)[nonzero]
+    backward = _ulps(native_ops.activation_backward("gelu", dY, Z, Y64.astype(np.float32)),
+                     dZ64)
+    assert forward.max() <= GELU_F32_ULPS["forward"], \
+        f"forward off by {forward.max():.1f} ulps at z={Z[nonzero][forward.argmax()]}"
+    assert backward.max() <= GELU_F32_ULPS["backward"], \
+        f"backward off by {backward.max():.1f} ulps at z={Z.ravel()[backward.argmax()]}"
+
+
 # --------------------------------------------------------------------------- memory
 @pytest.mark.parametrize("name", ACTIVATIONS)
 def test_in_place(backend, name, dtype):

@@ -72,3 +72,6 @@ def test_plan_refuses_inconsistent_layers(native_ops):
     with pytest.raises(ValueError, match="dW"):
         native_ops.dense_plan([(W1, None)], [(np.ones((4, 3), np.float32), None)], [0],
                               [0.0], 0, False, 1.0, False)
+    with pytest.raises(ValueError, match="delta"):
+        native_ops.dense_plan([(W1, None)], g[:1], [0], [0.0], LOSS_CODES["huber"], False,
+                              0.0, False)

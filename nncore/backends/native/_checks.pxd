@@ -61,52 +61,61 @@ cdef inline int acquire(object a, Py_buffer *view, bint writable, str name) exce
     return 0
 
 
-cdef inline char *buffer_data(object a, Py_ssize_t itemsize, char kind, int ndim,
-                              Py_ssize_t rows, Py_ssize_t cols, bint writable,
-                              str name) except NULL:
-    """The data pointer of ``a``, a C-contiguous aligned array of the given item kind
-    ('f' float, 'i' int64), rank and shape; ValueError/TypeError otherwise.
+cdef inline int check_view(const Py_buffer *view, Py_ssize_t itemsize, char kind, int ndim,
+                           Py_ssize_t rows, Py_ssize_t cols, str name) except -1:
+    """Refuse a buffer that is not of the given item kind ('f' float, 'i' int64) and size,
+    rank and shape (``rows`` < 0: any shape of that rank), or that is misaligned."""
+    cdef char letter = type_letter(view)
+    good_kind = (letter == b"f" or letter == b"d") if kind == b"f" else \
+        (letter == b"l" or letter == b"q")
+    if not good_kind or view.itemsize != itemsize:
+        raise TypeError(f"{name} must have dtype "
+                        f"{'int64' if kind == b'i' else 'float%d' % (8 * itemsize)}.")
+    if view.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D.")
+    if rows >= 0 and (view.shape[0] != rows or (ndim == 2 and view.shape[1] != cols)):
+        want = f"({rows},)" if ndim == 1 else f"({rows}, {cols})"
+        raise ValueError(f"{name} must have shape {want}.")
+    if <uintptr_t>view.buf % itemsize:
+        raise ValueError(f"{name} must be aligned to its items.")
+    return 0
+
+
+cdef inline char *hold(object a, Py_buffer *view, Py_ssize_t itemsize, char kind, int ndim,
+                       Py_ssize_t rows, Py_ssize_t cols, bint writable,
+                       str name) except NULL:
+    """Acquire the buffer of ``a`` into ``view`` and check it (:func:`check_view`);
+    return its data pointer. On success the buffer STAYS acquired until the caller's
+    PyBuffer_Release (harmless on a view whose ``obj`` is NULL, so callers start every
+    view at NULL and release them all in one ``finally``): while it is held, the exporter
+    refuses to free or move the memory (a memoryview's release() and a bytearray's
+    resize raise BufferError), so another thread cannot pull it from under C running
+    without the GIL. On failure nothing stays acquired.
 
     The buffer protocol instead of a typed memoryview: a memoryview is a Python object
     made on every call, and a training step calls these wrappers many times."""
-    cdef Py_buffer view
-    cdef char letter
-    acquire(a, &view, writable, name)
+    acquire(a, view, writable, name)
     try:
-        letter = type_letter(&view)
-        good_kind = (letter == b"f" or letter == b"d") if kind == b"f" else \
-            (letter == b"l" or letter == b"q")
-        if not good_kind or view.itemsize != itemsize:
-            raise TypeError(f"{name} must have dtype "
-                            f"{'int64' if kind == b'i' else 'float%d' % (8 * itemsize)}.")
-        if view.ndim != ndim or view.shape[0] != rows or \
-                (ndim == 2 and view.shape[1] != cols):
-            want = f"({rows},)" if ndim == 1 else f"({rows}, {cols})"
-            raise ValueError(f"{name} must have shape {want}.")
-        if <uintptr_t>view.buf % itemsize:
-            raise ValueError(f"{name} must be aligned to its items.")
-        return <char *>view.buf
-    finally:
-        PyBuffer_Release(&view)
+        check_view(view, itemsize, kind, ndim, rows, cols, name)
+    except BaseException:
+        PyBuffer_Release(view)
+        raise
+    return <char *>view.buf
 
 
-cdef inline char *float_vector(object a, Py_ssize_t *length, Py_ssize_t *itemsize,
-                               bint writable, str name) except NULL:
-    """The data pointer, length and item size (4 or 8) of ``a``, a 1-D aligned float32 or
-    float64 buffer: the first argument of a kernel, whose dtype and length the others
-    must then match (checked with :func:`buffer_data`)."""
-    cdef Py_buffer view
-    acquire(a, &view, writable, name)
+cdef inline char *hold_float_vector(object a, Py_buffer *view, bint writable,
+                                    str name) except NULL:
+    """:func:`hold` for a 1-D aligned float32 or float64 buffer of any length: the first
+    argument of a kernel, whose item size (``view.itemsize``) and length
+    (``view.shape[0]``) the others must then match."""
+    acquire(a, view, writable, name)
     try:
-        letter = type_letter(&view)
+        letter = type_letter(view)
         if not ((letter == b"f" and view.itemsize == 4) or
                 (letter == b"d" and view.itemsize == 8)):
             raise TypeError(f"{name} must have dtype float32 or float64.")
-        if view.ndim != 1:
-            raise ValueError(f"{name} must be 1-D.")
-        if <uintptr_t>view.buf % view.itemsize:
-            raise ValueError(f"{name} must be aligned to its items.")
-        length[0], itemsize[0] = view.shape[0], view.itemsize
-        return <char *>view.buf
-    finally:
-        PyBuffer_Release(&view)
+        check_view(view, view.itemsize, b"f", 1, -1, -1, name)
+    except BaseException:
+        PyBuffer_Release(view)
+        raise
+    return <char *>view.buf

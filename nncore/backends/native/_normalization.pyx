@@ -46,6 +46,9 @@ def batch_norm_forward(const floating[:, ::1] X, const floating[::1] gamma,
     ``Y = gamma * xhat + beta``.
     """
     cdef Py_ssize_t n = X.shape[0], d = X.shape[1]
+    # The mean and variance of no rows are 0 / 0: the moving statistics would turn NaN.
+    if training and n == 0:
+        raise ValueError("X must hold at least one row to compute batch statistics.")
     check_matrix(X, n, d, "X")
     check_vector(gamma, d, "gamma")
     check_vector(beta, d, "beta")

@@ -7,15 +7,23 @@ through every layer run in one call with the GIL released, on pointers taken onc
 small network the per-layer Python calls of the generic path cost more than its
 arithmetic. The arithmetic is the same kernels' (``_dense_core``, csrc/losses.c), in the
 same order, so the results are bit-identical to the layer-by-layer path.
+
+A plan points into arrays it did not make, so it keeps every one of their buffers
+acquired for its whole life: the arrays stay alive whatever the caller does with its
+lists, and their exporters refuse to free or move the memory (BufferError). It runs one
+step at a time, refuses to be copied or pickled, and a refused ``__init__`` leaves it
+unusable rather than half-built.
 """
+from cpython.buffer cimport PyBuffer_Release
 from cython cimport floating
 from libc.limits cimport INT_MAX
 from libc.stdint cimport int64_t, uintptr_t
+from libc.string cimport memset
 
 import numpy as np
 
 from nncore.backends.native._blas cimport find_blas
-from nncore.backends.native._checks cimport buffer_data
+from nncore.backends.native._checks cimport hold
 from nncore.backends.native._loss_core cimport (
     NNC_LOSS_COUNT, NNC_LOSS_SCCE, check_labels, nnc_loss_f32, nnc_loss_f64,
 )
@@ -25,9 +33,16 @@ from nncore.backends.native._dense_core cimport (
 
 cdef enum:
     MAX_LAYERS = 64
+    # W, b, dW, db of each layer: the buffers a plan holds.
+    MAX_HELD = 4 * MAX_LAYERS
+    # dW, db, Z, Y, dX of each layer and dP: the memory a step writes.
+    MAX_WRITTEN = 5 * MAX_LAYERS + 1
 
 #: The deepest stack a plan takes; deeper models train layer by layer.
 MAX_PLAN_LAYERS = MAX_LAYERS
+
+# The names of what a step writes, for the error of an input that overlaps one.
+_WRITTEN_NAMES = ("dW", "db", "Z", "Y", "dX", "dP")
 
 find_blas()
 
@@ -43,9 +58,15 @@ cdef class DensePlan:
     loss_code, from_logits, delta : as the loss kernel takes them.
     fused : the loss is taken on the last layer's pre-activation Z (softmax or sigmoid
         with cross-entropy), whose activation backward is then skipped.
+
+    Every array is checked as the public kernels check theirs (dtype, shape,
+    C-contiguity, alignment, native byte order) and the gradients may share no memory
+    with the weights or each other.
     """
 
     cdef int L, loss_code, from_logits, fused, float32
+    # ready: built and checked; busy: a step (or __init__) is running, in some thread.
+    cdef bint ready, busy
     cdef double delta
     cdef Py_ssize_t itemsize, n
     cdef Py_ssize_t k[MAX_LAYERS]
@@ -60,53 +81,154 @@ cdef class DensePlan:
     cdef char *Y[MAX_LAYERS]
     cdef char *dX[MAX_LAYERS]
     cdef char *dP
-    cdef object dtype, keep, work, output
+    cdef Py_buffer held[MAX_HELD]
+    cdef int nheld
+    # The byte ranges [lo, hi) a step writes (the gradients', then the workspace's), with
+    # what each is (an index of _WRITTEN_NAMES) and its layer, to refuse inputs in them.
+    cdef const char *lo[MAX_WRITTEN]
+    cdef const char *hi[MAX_WRITTEN]
+    cdef int what[MAX_WRITTEN]
+    cdef int layer[MAX_WRITTEN]
+    cdef int ngrads, nwritten
+    cdef object dtype, work, output, names  # names: of the held buffers, for errors
 
     def __init__(self, list weights, list grads, list codes, list alphas, int loss_code,
                  bint from_logits, double delta, bint fused):
+        self._enter()
+        try:
+            # Unusable from here until every check has passed: a refused call leaves no
+            # half-built plan behind (its old buffers are let go first).
+            self.ready = False
+            self._release()
+            try:
+                self._build(weights, grads, codes, alphas, loss_code, from_logits, delta,
+                            fused)
+            except BaseException:
+                self._release()
+                raise
+            self.ready = True
+        finally:
+            self.busy = False
+
+    def __dealloc__(self):
+        self._release_buffers()
+
+    cdef int _enter(self) except -1:
+        """Mark the plan busy, or refuse: the GIL is held from the test to the set, so two
+        threads cannot both pass, and a step releases it only once it owns the plan."""
+        if self.busy:
+            raise RuntimeError("This DensePlan is in use by another thread: a plan runs one "
+                               "step at a time (give each thread its own model).")
+        self.busy = True
+        return 0
+
+    cdef void _release_buffers(self) noexcept:
         cdef int i
-        self.L = len(weights)
-        if not 0 < self.L <= MAX_LAYERS or not (len(grads) == len(codes) == len(alphas)
-                                                == self.L):
+        for i in range(self.nheld):
+            PyBuffer_Release(&self.held[i])
+        self.nheld = 0
+
+    cdef void _release(self) noexcept:
+        """Let go of everything the plan holds: the buffers, then the workspace."""
+        self._release_buffers()
+        self.names = []
+        self.ngrads = self.nwritten = 0
+        self.n = -1
+        self.work = self.output = None
+
+    cdef char *_hold(self, object a, int ndim, Py_ssize_t rows, Py_ssize_t cols,
+                     bint writable, str name) except NULL:
+        """Acquire ``a`` for the plan's life (released by _release)."""
+        cdef char *data = hold(a, &self.held[self.nheld], self.itemsize, b"f", ndim, rows,
+                               cols, writable, name)
+        self.nheld += 1
+        self.names.append(name)
+        return data
+
+    cdef int _build(self, list weights, list grads, list codes, list alphas, int loss_code,
+                    bint from_logits, double delta, bint fused) except -1:
+        cdef int i, j, L = len(weights)
+        cdef Py_buffer *view
+        if not 0 < L <= MAX_LAYERS or not (len(grads) == len(codes) == len(alphas) == L):
             raise ValueError(f"weights, grads, codes and alphas must hold one entry per "
                              f"layer (1 to {MAX_LAYERS}).")
         if not 0 <= loss_code < NNC_LOSS_COUNT:
             raise ValueError(f"Unknown loss code {loss_code}.")
-        self.dtype = np.dtype(weights[0][0].dtype)
-        if self.dtype not in (np.float32, np.float64):
-            raise TypeError("weights must be float32 or float64.")
-        self.itemsize = self.dtype.itemsize
-        self.float32 = self.dtype == np.float32
-        self.keep = [weights, grads]
-        for i in range(self.L):
-            W, b = weights[i]
-            dW, db = grads[i]
-            if W.ndim != 2 or W.shape[0] > INT_MAX or W.shape[1] > INT_MAX:
-                raise ValueError(f"weights[{i}] must be a 2-D kernel below 2**31 per side.")
-            self.k[i], self.m[i] = W.shape[0], W.shape[1]
-            if i and self.k[i] != self.m[i - 1]:
-                raise ValueError(f"weights[{i}] must have {self.m[i - 1]} rows.")
+        if not delta > 0:  # Huber's threshold, as the public loss checks it
+            raise ValueError(f"delta must be > 0. Received: delta={delta}")
+        try:
+            layers = [(W, b, dW, db) for (W, b), (dW, db) in zip(weights, grads)]
+        except (TypeError, ValueError):
+            raise TypeError("weights and grads must hold (W, b) and (dW, db) pairs.") from None
+        dtype = np.asarray(layers[0][0]).dtype
+        if dtype not in (np.float32, np.float64):
+            raise TypeError(f"weights must be float32 or float64. Received: {dtype}")
+        self.dtype, self.itemsize, self.float32 = dtype, dtype.itemsize, dtype == np.float32
+        self.L = L
+        written = []  # the indices in self.held of the gradients
+        for i in range(L):
+            W, b, dW, db = layers[i]
             if not 0 <= codes[i] < NNC_NUM_ACTIVATIONS:
                 raise ValueError(f"Unknown activation code {codes[i]}.")
             self.code[i], self.alpha[i] = codes[i], alphas[i]
-            self.W[i] = buffer_data(W, self.itemsize, b"f", 2, self.k[i], self.m[i], False, "W")
-            self.dW[i] = buffer_data(dW, self.itemsize, b"f", 2, self.k[i], self.m[i], True, "dW")
+            self.W[i] = self._hold(W, 2, -1, -1, False, f"weights[{i}] W")
+            view = &self.held[self.nheld - 1]
+            if view.shape[0] > INT_MAX or view.shape[1] > INT_MAX:  # BLAS takes int sizes
+                raise ValueError(f"weights[{i}] must be a 2-D kernel below 2**31 per side.")
+            self.k[i], self.m[i] = view.shape[0], view.shape[1]
+            if i and self.k[i] != self.m[i - 1]:
+                raise ValueError(f"weights[{i}] must have {self.m[i - 1]} rows.")
             if (b is None) != (db is None):
                 raise ValueError("b and db must both be given or both be None.")
-            self.b[i] = NULL if b is None else buffer_data(b, self.itemsize, b"f", 1, self.m[i],
-                                                    0, False, "b")
-            self.db[i] = NULL if db is None else buffer_data(db, self.itemsize, b"f", 1,
-                                                      self.m[i], 0, True, "db")
+            self.b[i] = NULL if b is None else \
+                self._hold(b, 1, self.m[i], 0, False, f"weights[{i}] b")
+            self.dW[i] = self._hold(dW, 2, self.k[i], self.m[i], True, f"grads[{i}] dW")
+            self._written(0, i)
+            written.append(self.nheld - 1)
+            if db is not None:
+                self.db[i] = self._hold(db, 1, self.m[i], 0, True, f"grads[{i}] db")
+                self._written(1, i)
+                written.append(self.nheld - 1)
+            else:
+                self.db[i] = NULL
+        # A gradient written over a weight (or another gradient) would feed the rest of
+        # the step wrong numbers.
+        for j in written:
+            for i in range(self.nheld):
+                view = &self.held[i]
+                if i != j and _overlap(<char *>view.buf, view.len, <char *>self.held[j].buf,
+                                       <char *>self.held[j].buf + self.held[j].len):
+                    raise ValueError(f"{self.names[j]} must not share memory with "
+                                     f"{self.names[i]}.")
+        self.ngrads = self.nwritten
         self.loss_code, self.from_logits, self.delta = loss_code, from_logits, delta
         self.fused = fused
         self.n = -1
         self.work = {}
+        return 0
+
+    cdef void _written(self, int what, int layer) noexcept:
+        """Record the last held buffer as memory a step writes."""
+        cdef Py_buffer *view = &self.held[self.nheld - 1]
+        self._range(<char *>view.buf, view.len, what, layer)
+
+    cdef void _range(self, const char *data, Py_ssize_t size, int what,
+                     int layer) noexcept:
+        self.lo[self.nwritten], self.hi[self.nwritten] = data, data + size
+        self.what[self.nwritten], self.layer[self.nwritten] = what, layer
+        self.nwritten += 1
+
+    cdef str _name(self, int j):
+        return f"the plan's {_WRITTEN_NAMES[self.what[j]]}[{self.layer[j]}]"
 
     cdef int _workspace(self, Py_ssize_t n) except -1:
         """Point Z, Y, dX and dP at this batch size's arrays (made once per size)."""
         cdef int i
         if n == self.n:
             return 0
+        # Invalid until repointed: clearing below frees the arrays the pointers are in.
+        self.n = -1
+        self.nwritten = self.ngrads
         arrays = self.work.get(n)
         if arrays is None:
             if len(self.work) > 8:  # many batch sizes: keep memory bounded
@@ -121,14 +243,27 @@ cdef class DensePlan:
             self.work[n] = arrays
         for i in range(self.L):
             Z, Y, dX = arrays[i]
-            self.Z[i] = <char *><uintptr_t>Z.__array_interface__["data"][0]
-            self.Y[i] = <char *><uintptr_t>Y.__array_interface__["data"][0]
-            self.dX[i] = NULL if dX is None else \
-                <char *><uintptr_t>dX.__array_interface__["data"][0]
-        self.dP = <char *><uintptr_t>arrays[self.L][0].__array_interface__["data"][0] \
-            if n else NULL
+            self.Z[i] = self._array(Z, 2, i)
+            self.Y[i] = self._array(Y, 3, i)
+            self.dX[i] = NULL if dX is None else self._array(dX, 4, i)
+        self.dP = self._array(arrays[self.L], 5, self.L - 1)
         self.output = arrays[self.L - 1][1]
         self.n = n
+        return 0
+
+    cdef char *_array(self, object a, int what, int layer):
+        """The data pointer of a workspace array, recorded as written memory."""
+        cdef char *data = <char *><uintptr_t>a.__array_interface__["data"][0]
+        self._range(data, a.nbytes, what, layer)
+        return data
+
+    cdef int _refuse_overlap(self, const Py_buffer *view, str name) except -1:
+        cdef int j
+        for j in range(self.nwritten):
+            if _overlap(<char *>view.buf, view.len, self.lo[j], self.hi[j]):
+                raise ValueError(f"{name} must not share memory with {self._name(j)}, "
+                                 f"which the step writes (the returned output is reused "
+                                 f"by the next step: pass a copy).")
         return 0
 
     def train_step(self, X, T, sw):
@@ -136,30 +271,78 @@ cdef class DensePlan:
         ((n,) int64 labels for sparse cross-entropy, else (n, m_last) of the weights'
         dtype) and sample weights ``sw`` ((n,) or None). Writes every gradient; returns
         ``(loss, Y)`` with ``Y`` the last layer's output (reused by the next step)."""
-        cdef Py_ssize_t n = len(X), d = self.m[self.L - 1]
-        cdef char *x = buffer_data(X, self.itemsize, b"f", 2, n, self.k[0], False, "X")
+        cdef Py_ssize_t n, d
+        cdef char *x
         cdef char *t = NULL
         cdef const int64_t *labels = NULL
         cdef char *w = NULL
         cdef double value
-        if n < 1:
-            raise ValueError("X must hold at least one row.")
-        if self.loss_code == NNC_LOSS_SCCE:
-            labels = <const int64_t *>buffer_data(T, 8, b"i", 1, n, 0, False, "T")
-            check_labels(labels, n, d, "T labels")
-        else:
-            t = buffer_data(T, self.itemsize, b"f", 2, n, d, False, "T")
-        if sw is not None:
-            w = buffer_data(sw, self.itemsize, b"f", 1, n, 0, False, "sw")
-        self._workspace(n)
-        with nogil:
-            if self.float32:
-                value = _run(self, n, <const float *>x, <const float *>t, labels,
-                             <const float *>w)
+        # Held until C returns, so no other thread can free or move them meanwhile.
+        cdef Py_buffer vx, vt, vw
+        if not self.ready:
+            raise RuntimeError("This DensePlan was never built or its last __init__ was "
+                               "refused; make a new one.")
+        self._enter()
+        # Zeroed: releasing a view whose obj is NULL does nothing (T or sw not taken).
+        memset(&vx, 0, sizeof(Py_buffer))
+        memset(&vt, 0, sizeof(Py_buffer))
+        memset(&vw, 0, sizeof(Py_buffer))
+        try:
+            x = hold(X, &vx, self.itemsize, b"f", 2, -1, -1, False, "X")
+            n, d = vx.shape[0], self.m[self.L - 1]
+            if vx.shape[1] != self.k[0]:
+                raise ValueError(f"X must have shape (n, {self.k[0]}).")
+            if n < 1:
+                raise ValueError("X must hold at least one row.")
+            if self.loss_code == NNC_LOSS_SCCE:
+                labels = <const int64_t *>hold(T, &vt, 8, b"i", 1, n, 0, False, "T")
+                check_labels(labels, n, d, "T labels")
             else:
-                value = _run(self, n, <const double *>x, <const double *>t, labels,
-                             <const double *>w)
+                t = hold(T, &vt, self.itemsize, b"f", 2, n, d, False, "T")
+            if sw is not None:
+                w = hold(sw, &vw, self.itemsize, b"f", 1, n, 0, False, "sw")
+            self._workspace(n)
+            self._refuse_overlap(&vx, "X")
+            self._refuse_overlap(&vt, "T")
+            if sw is not None:
+                self._refuse_overlap(&vw, "sw")
+            with nogil:
+                if self.float32:
+                    value = _run(self, n, <const float *>x, <const float *>t, labels,
+                                 <const float *>w)
+                else:
+                    value = _run(self, n, <const double *>x, <const double *>t, labels,
+                                 <const double *>w)
+        finally:
+            PyBuffer_Release(&vx)
+            PyBuffer_Release(&vt)
+            PyBuffer_Release(&vw)
+            self.busy = False
         return value, self.output
+
+    # A plan's pointers lead into the model's buffers: a copy would point into the
+    # original's (or, once it is freed, into nothing).
+    def __reduce_ex__(self, protocol):
+        raise TypeError(_NO_COPY)
+
+    def __reduce__(self):
+        raise TypeError(_NO_COPY)
+
+    def __copy__(self):
+        raise TypeError(_NO_COPY)
+
+    def __deepcopy__(self, memo):
+        raise TypeError(_NO_COPY)
+
+
+_NO_COPY = ("DensePlan holds pointers into the model's buffers and cannot be copied or "
+            "pickled; copy the model instead.")
+
+
+cdef inline bint _overlap(const char *data, Py_ssize_t size, const char *lo,
+                          const char *hi) noexcept nogil:
+    """Whether [data, data + size) and [lo, hi) share a byte (empty ranges share none)."""
+    return size > 0 and lo < hi and data < hi and lo < data + size
 
 
 cdef double _run(DensePlan p, Py_ssize_t n, const floating *X, const floating *T,
