@@ -45,7 +45,6 @@ class _MainThread:
 
 
 _MAIN = _MainThread()
-_MAIN_IDENT = threading.main_thread().ident
 _installed = False
 
 
@@ -77,9 +76,10 @@ class TrainingGuard:
         return self
 
     def __enter__(self) -> None:
-        main = threading.current_thread() is threading.main_thread()
+        main = threading.get_ident() == threading.main_thread().ident  # after a fork too
         if main:
-            _install_handler()
+            if not _installed:
+                _install_handler()
             _MAIN.depth += 1  # from here on, Ctrl-C waits for a safe point
         if not self._lock.acquire(blocking=False):
             if main:
@@ -102,5 +102,5 @@ class TrainingGuard:
     def checkpoint(self) -> None:
         """A safe point (the model is between steps): raise a Ctrl-C that waited. Only
         in the main thread: another thread evaluating meanwhile must not take it."""
-        if self._main and threading.get_ident() == _MAIN_IDENT:
+        if self._main and threading.get_ident() == threading.main_thread().ident:
             _MAIN.deliver()
