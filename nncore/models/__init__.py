@@ -2,11 +2,11 @@
 
 Example
 -------
->>> import nncore as nn
->>> model = nn.Sequential([nn.layers.Dense(8, input_dim=4, activation="relu"),
-...                        nn.layers.Dense(3, activation="softmax")], seed=0)
->>> model.count_params()
-67
+>>> import copy, nncore as nn
+>>> model = nn.Sequential([nn.layers.Dense(2, input_dim=3)], seed=0)
+>>> twin = copy.deepcopy(model)  # through the model file's bytes, as a pickle
+>>> [w.shape for w in twin.get_weights()]
+[(3, 2), (2,)]
 """
 from nncore.exceptions import NotCompiledError
 from nncore.models.sequential import Sequential, load_model
