@@ -16,7 +16,7 @@ import numpy as np
 
 from nncore.backends import get_backend
 from nncore.backends.base import ACTIVATIONS, DEFAULT_ALPHA, activation_name
-from nncore._validation import compute_dtype, to_array
+from nncore._checks import compute_dtype, to_array
 
 
 def _apply(name: str, x, alpha: float | None = None) -> np.ndarray:

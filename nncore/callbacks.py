@@ -15,8 +15,8 @@ import warnings
 
 import numpy as np
 
-from nncore.backends.base import check_float
-from nncore._validation import check_int
+from nncore._checks import check_float
+from nncore._checks import check_int
 from nncore.optimizers import schedules
 
 

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from nncore.backends.base import check_float
+from nncore._checks import check_float
 
 # The stddev of a unit normal truncated to [-2, 2]; Keras divides by it so the truncated
 # draw still has the intended variance.

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from nncore._validation import to_array
+from nncore._checks import to_array
 from nncore.exceptions import NotFittedError
 
 __all__ = ["LinearRegression", "NotFittedError"]

@@ -18,9 +18,10 @@ import warnings
 import numpy as np
 
 from nncore.backends import get_backend
-from nncore.backends.base import check_float, loss_name
+from nncore._checks import check_float
+from nncore.backends.base import loss_name
 from nncore.backends.numpy_backend import losses as _reference
-from nncore._validation import compute_dtype, to_array
+from nncore._checks import compute_dtype, to_array
 
 
 class Loss:

@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from nncore._validation import to_array
 
 from nncore.exceptions import ConvergenceWarning, NotFittedError
+from nncore.linear import _as_float
 
 __all__ = ["AND", "NAND", "OR", "XOR", "ConvergenceWarning", "NotFittedError", "Perceptron",
            "step"]
@@ -52,11 +52,6 @@ def step(x: Any) -> Any:
     """
     Y = (np.asarray(x) > 0).astype(np.int64)
     return int(Y) if Y.ndim == 0 else Y
-
-
-def _as_float(value: Any, name: str) -> np.ndarray:
-    """``value`` as a finite float64 array; complex, object and string arrays are refused."""
-    return to_array(value, name, np.float64, allow_empty=True)
 
 
 def _is_real_number(value: Any) -> bool:

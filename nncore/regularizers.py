@@ -12,7 +12,7 @@ L1L2(l1=0.0, l2=0.01)
 """
 from __future__ import annotations
 
-from nncore.backends.base import check_float
+from nncore._checks import check_float
 
 
 class L1L2:

@@ -33,6 +33,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from nncore._checks import check_float
+
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 #: Probabilities are clipped to [EPSILON, 1 - EPSILON] before a log, as keras.config.epsilon().
@@ -80,28 +82,6 @@ def loss_name(name: str) -> str:
     if key not in LOSS_CODES:
         raise ValueError(f"Unknown loss {name!r}; expected one of {', '.join(LOSSES)}.")
     return key
-
-
-def check_float(value, name: str, *, low: float | None = None, high: float | None = None,
-                low_open: bool = False, high_open: bool = False) -> float:
-    """Return ``value`` as a finite float within [low, high], else raise naming ``name``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number. Received: {name}={value!r}")
-    try:
-        value = float(value)
-    except OverflowError:  # an int beyond float's range (10**400) is not finite either
-        raise ValueError(f"{name} must be a finite number. Received: {name}={value!r}") from None
-    bad = not math.isfinite(value)
-    if low is not None:
-        bad |= value <= low if low_open else value < low
-    if high is not None:
-        bad |= value >= high if high_open else value > high
-    if bad:
-        lo = "(" if low_open else "["
-        hi = ")" if high_open else "]"
-        span = f"{lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
-        raise ValueError(f"{name} must be a finite number in {span}. Received: {name}={value!r}")
-    return value
 
 
 def _check_float_ndarray(x, name: str) -> None:

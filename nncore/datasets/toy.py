@@ -1,11 +1,10 @@
 """Small synthetic data sets: logic-gate truth tables and interleaved spirals."""
 from __future__ import annotations
 
-from typing import Any
 
 import numpy as np
 
-from nncore.datasets.utils import random_generator
+from nncore._checks import check_int, make_rng
 
 __all__ = ["GATES", "make_gates", "make_spirals", "make_xor"]
 
@@ -67,14 +66,6 @@ def make_xor() -> tuple[np.ndarray, np.ndarray]:
     return make_gates("xor")
 
 
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int. Received: {name}={value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}. Received: {name}={value!r}")
-    return int(value)
-
-
 def make_spirals(n_samples: int = 300, n_classes: int = 3, noise: float = 0.2,
                  random_state: int | np.random.Generator | None = None, *,
                  shuffle: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -110,8 +101,8 @@ def make_spirals(n_samples: int = 300, n_classes: int = 3, noise: float = 0.2,
     >>> x.shape, np.bincount(y).tolist()
     ((90, 2), [30, 30, 30])
     """
-    n_samples = _check_int(n_samples, "n_samples", 1)
-    n_classes = _check_int(n_classes, "n_classes", 1)
+    n_samples = check_int(n_samples, "n_samples", low=1)
+    n_classes = check_int(n_classes, "n_classes", low=1)
     if n_classes > n_samples:
         raise ValueError(f"n_classes must be <= n_samples ({n_samples}). "
                          f"Received: n_classes={n_classes}")
@@ -120,7 +111,7 @@ def make_spirals(n_samples: int = 300, n_classes: int = 3, noise: float = 0.2,
         raise TypeError(f"noise must be a number. Received: noise={noise!r}")
     if not np.isfinite(noise) or noise < 0:
         raise ValueError(f"noise must be finite and >= 0. Received: noise={noise!r}")
-    rng = random_generator(random_state)
+    rng = make_rng(random_state, "random_state")
 
     counts = [n_samples // n_classes + (k < n_samples % n_classes) for k in range(n_classes)]
     x = np.empty((n_samples, 2), dtype=np.float64)

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from nncore._checks import make_rng
+
 __all__ = ["to_categorical", "train_test_split"]
 
 
@@ -69,21 +71,6 @@ def to_categorical(y: Any, num_classes: int | None = None,
     out = np.zeros((labels.size, int(num_classes)), dtype=dtype)
     out[np.arange(labels.size), labels] = 1
     return out.reshape(*shape, int(num_classes))
-
-
-def random_generator(random_state: Any) -> np.random.Generator:
-    """A Generator from ``random_state``: an int seed >= 0, a Generator (used as it is) or
-    None (fresh entropy). Checked here so that a bad seed is reported by its name, not
-    as NumPy's "expected non-negative integer"."""
-    if random_state is None or isinstance(random_state, np.random.Generator):
-        return np.random.default_rng(random_state)
-    if isinstance(random_state, (bool, np.bool_)) or not isinstance(random_state,
-                                                                      (int, np.integer)):
-        raise TypeError("random_state must be an int, a numpy Generator or None. "
-                        f"Received: random_state={random_state!r}")
-    if random_state < 0:
-        raise ValueError(f"random_state must be >= 0. Received: random_state={random_state!r}")
-    return np.random.default_rng(int(random_state))
 
 
 def _n_test(test_size: Any, n: int) -> int:
@@ -199,7 +186,7 @@ def train_test_split(*arrays: Any, test_size: float | int = 0.25, shuffle: bool 
         if labels.shape[:1] != (n,) or labels.ndim > 2:
             raise ValueError(f"stratify must have one label per sample ({n}). "
                              f"Received: stratify.shape={labels.shape}")
-        rng = random_generator(random_state)
+        rng = make_rng(random_state, "random_state")
         try:
             if labels.ndim == 2:  # one-hot or multi-column labels: each distinct row a class
                 labels = np.unique(labels, axis=0, return_inverse=True)[1].reshape(-1)
@@ -208,7 +195,7 @@ def train_test_split(*arrays: Any, test_size: float | int = 0.25, shuffle: bool 
             raise TypeError(f"stratify must hold labels that can be compared with each "
                             f"other ({exc})") from None
     elif shuffle:
-        order = random_generator(random_state).permutation(n)
+        order = make_rng(random_state, "random_state").permutation(n)
         test, train = order[:n_test], order[n_test:]
     else:
         train, test = np.arange(n - n_test), np.arange(n - n_test, n)

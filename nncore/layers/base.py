@@ -17,7 +17,7 @@ import threading
 import numpy as np
 
 from nncore.backends.base import Backend
-from nncore._validation import MAX_WIDTH, check_int, to_array
+from nncore._checks import MAX_WIDTH, check_int, to_array
 
 
 class Layer:

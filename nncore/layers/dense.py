@@ -4,7 +4,7 @@ from __future__ import annotations
 from nncore import activations, initializers, regularizers
 from nncore.backends.base import ACTIVATION_CODES, DEFAULT_ALPHA
 from nncore.layers.base import Layer
-from nncore._validation import MAX_WIDTH, check_int
+from nncore._checks import MAX_WIDTH, check_int
 
 
 class Dense(Layer):

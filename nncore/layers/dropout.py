@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from nncore.backends.base import check_float
+from nncore._checks import check_float
 from nncore.layers.base import Layer
-from nncore._validation import check_int
+from nncore._checks import check_int
 
 
 class Dropout(Layer):

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nncore._validation import check_int, to_array
-from nncore.backends.base import check_float
+from nncore._checks import check_int, to_array
+from nncore._checks import check_float
 from nncore.exceptions import NotCompiledError
 
 

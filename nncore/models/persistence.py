@@ -12,7 +12,7 @@ import numpy as np
 
 from nncore import layers as layers_module, losses as losses_module
 from nncore import metrics as metrics_module, optimizers, saving
-from nncore._validation import check_int
+from nncore._checks import check_int
 
 
 class Persistence:

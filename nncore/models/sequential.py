@@ -16,7 +16,7 @@ import numpy as np
 from nncore import backends, layers as layers_module, losses as losses_module
 from nncore import metrics as metrics_module, optimizers, saving
 from nncore._training_guard import TrainingGuard
-from nncore._validation import MAX_WIDTH, as_dtype, check_int, make_rng, to_array
+from nncore._checks import MAX_WIDTH, as_dtype, check_int, make_rng, snake_case, to_array
 from nncore.layers import Layer
 from nncore.models.inputs import Inputs
 from nncore.models.persistence import Persistence
@@ -147,7 +147,7 @@ class Sequential(Inputs, Trainer, Persistence):
                 raise ValueError(f"Layer names must be unique. Received a second "
                                  f"{layer.name!r}")
             return layer.name
-        base = _snake(type(layer).__name__)
+        base = snake_case(type(layer).__name__)
         if base not in taken:
             return base
         i = counters.get(base, 1)
@@ -352,11 +352,6 @@ def _memory(nbytes: int) -> str:
         if size < 1024 or unit == "GB":
             return f"{size:.2f} {unit}"
         size /= 1024
-
-
-def _snake(name: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() and i else c.lower()
-                   for i, c in enumerate(name))
 
 
 def load_model(filepath: str | os.PathLike, compile: bool = True, backend=None) -> Sequential:

@@ -15,8 +15,9 @@ import warnings
 import numpy as np
 
 from nncore import callbacks as callbacks_module
-from nncore._validation import check_int
-from nncore.backends.base import LOSS_CODES, check_float
+from nncore._checks import check_int
+from nncore.backends.base import LOSS_CODES
+from nncore._checks import check_float
 from nncore.layers import Dense
 from nncore.models.batches import _Batches, _format_logs, _Tracker
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nncore.backends.base import check_float
+from nncore._checks import check_float
 from nncore.optimizers.base import Optimizer
 
 

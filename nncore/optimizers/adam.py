@@ -1,7 +1,7 @@
 """Adam and AdamW: momentum on the gradient and on its square, bias-corrected."""
 from __future__ import annotations
 
-from nncore.backends.base import check_float
+from nncore._checks import check_float
 from nncore.optimizers.base import Optimizer
 
 

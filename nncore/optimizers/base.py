@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from nncore._validation import check_int
+from nncore._checks import check_int, snake_case
 
-from nncore.backends.base import Backend, check_float
+from nncore.backends.base import Backend
+from nncore._checks import check_float
 from nncore.optimizers import schedules
 
 
@@ -63,7 +64,7 @@ class Optimizer:
             check_float(clips[key], key, low=0.0, low_open=True)
         self.clipnorm, self.clipvalue, self.global_clipnorm = (
             None if v is None else float(v) for v in clips.values())
-        self.name = name or _snake(type(self).__name__)
+        self.name = name or snake_case(type(self).__name__)
         self.iterations = 0
         self.slots: list[dict[str, np.ndarray]] | None = None
         # For a model's flat buffer (_build_flat): slot name -> flat buffer, the layout it
@@ -260,11 +261,6 @@ class Optimizer:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
         return f"{type(self).__name__}({args})"
-
-
-def _snake(name: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() and i else c.lower()
-                   for i, c in enumerate(name))
 
 
 def _check_param(p, name: str) -> None:

@@ -1,7 +1,7 @@
 """RMSprop: divide the step by a running root-mean-square of recent gradients."""
 from __future__ import annotations
 
-from nncore.backends.base import check_float
+from nncore._checks import check_float
 from nncore.optimizers.base import Optimizer
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 
-from nncore.backends.base import check_float
-from nncore._validation import check_int
+from nncore._checks import check_float
+from nncore._checks import check_int
 
 
 class LearningRateSchedule:

@@ -1,7 +1,7 @@
 """Stochastic gradient descent, optionally with (Nesterov) momentum."""
 from __future__ import annotations
 
-from nncore.backends.base import check_float
+from nncore._checks import check_float
 from nncore.optimizers.base import Optimizer
 
 

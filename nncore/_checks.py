@@ -1,5 +1,7 @@
-"""Checks at the API edge: user data becomes float arrays of the model's dtype, or is refused
-with a message that names the argument and says what was expected."""
+"""Every argument check of nncore, at the API edge: user data becomes float arrays of the
+model's dtype, numbers and seeds are checked against their ranges, or each is refused
+with a message that names the argument and says what was expected. The kernels behind
+the edge trust what passed here."""
 from __future__ import annotations
 
 import math
@@ -126,8 +128,37 @@ def check_choice(value, name: str, choices) -> str:
     return value
 
 
-def make_rng(seed) -> np.random.Generator:
-    """A Generator from an int seed (or None for fresh entropy)."""
-    if seed is not None:
-        check_int(seed, "seed", low=0)
-    return np.random.default_rng(seed)
+def make_rng(seed, name: str = "seed") -> np.random.Generator:
+    """A Generator from an int seed >= 0, a Generator (used as it is) or None (fresh
+    entropy), checked under the caller's ``name`` rather than NumPy's message."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        return np.random.default_rng(seed)
+    return np.random.default_rng(check_int(seed, name, low=0))
+
+
+def check_float(value, name: str, *, low: float | None = None, high: float | None = None,
+                low_open: bool = False, high_open: bool = False) -> float:
+    """Return ``value`` as a finite float within [low, high], else raise naming ``name``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number. Received: {name}={value!r}")
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond float's range (10**400) is not finite either
+        raise ValueError(f"{name} must be a finite number. Received: {name}={value!r}") from None
+    bad = not math.isfinite(value)
+    if low is not None:
+        bad |= value <= low if low_open else value < low
+    if high is not None:
+        bad |= value >= high if high_open else value > high
+    if bad:
+        lo = "(" if low_open else "["
+        hi = ")" if high_open else "]"
+        span = f"{lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
+        raise ValueError(f"{name} must be a finite number in {span}. Received: {name}={value!r}")
+    return value
+
+
+def snake_case(name: str) -> str:
+    """A class name as a default object name: ``BatchNormalization`` -> ``batch_normalization``."""
+    return "".join("_" + c.lower() if c.isupper() and i else c.lower()
+                   for i, c in enumerate(name))

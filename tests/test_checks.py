@@ -1,11 +1,11 @@
-"""The checks at the API edge (nncore/_validation.py): what user data becomes, and what is
+"""nncore._checks: every argument check at the API edge."""
 refused with which error and message."""
 import warnings
 
 import numpy as np
 import pytest
 
-from nncore._validation import (
+from nncore._checks import (
     BLAS_CHECK_SIZE, all_finite, as_dtype, check_choice, check_int, make_rng, to_array,
 )
 
