@@ -1,4 +1,4 @@
-"""nncore._checks: every argument check at the API edge."""
+"""The checks at the API edge (nncore/_checks.py): what user data becomes, and what is
 refused with which error and message."""
 import warnings
 
