@@ -646,12 +646,12 @@ class Backend(abc.ABC):
     # ------------------------------------------------------------- compiled steps
     def dense_plan(self, weights: list, grads: list, codes: list[int], alphas: list[float],
                    loss_code: int, from_logits: bool, delta: float, fused: bool):
-        """A compiled training step for a stack of Dense layers, or None.
+        """The training step of a stack of Dense layers as one object, or None.
 
-        A backend that has one returns an object whose ``train_step(X, T, sw)`` runs the
-        forward pass, the loss and the backward pass of every layer in one call and
-        returns ``(loss, output)``, computing exactly what the layer-by-layer kernel calls
-        compute. The numpy backend has none: its layers run one by one.
+        Its ``train_step(X, T, sw)`` runs the forward pass, the loss and the backward pass
+        of every layer and returns ``(loss, output)``, computing exactly what the
+        layer-by-layer kernel calls compute. The numpy backend's is the readable definition
+        (numpy_backend/plan.py); the native one runs it in one compiled call.
         """
         return None
 

@@ -5,14 +5,17 @@ The GEMMs call NumPy's own OpenBLAS when it is loaded, else scipy's BLAS;
 in use). Importing this package fails with ImportError when the extension modules were
 not built; :mod:`nncore.backends` then falls back to the NumPy backend with a warning.
 """
-from nncore.backends.base import Backend
 from nncore.backends.native import (
     _activations, _dense, _elementwise, _losses, _normalization, _optimizers, _plan,
 )
+from nncore.backends.numpy_backend import NumpyBackend
 
 
-class NativeBackend(Backend):
-    """Compiled kernels with the NumPy backend's semantics; the GIL is released inside."""
+class NativeBackend(NumpyBackend):
+    """Compiled kernels with the NumPy backend's semantics; the GIL is released inside.
+
+    It is the NumPy backend with the kernels it compiles replaced (as thinc's NumpyOps
+    over Ops): a kernel not compiled here runs as its NumPy definition."""
 
     name = "native"
     _activation_forward = staticmethod(_activations.forward)
@@ -35,7 +38,8 @@ class NativeBackend(Backend):
 
     def dense_plan(self, weights, grads, codes, alphas, loss_code, from_logits, delta,
                    fused):
-        """The whole step in one call with the GIL released (see _plan.DensePlan)."""
+        """The whole step in one call with the GIL released (see _plan.DensePlan); None
+        for stacks deeper than a plan holds, which then train layer by layer."""
         if len(weights) > _plan.MAX_PLAN_LAYERS:
             return None
         return _plan.DensePlan(weights, grads, codes, alphas, loss_code, from_logits,
