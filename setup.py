@@ -3,6 +3,7 @@
 Each .pyx names the C sources from csrc/ it needs in a ``# distutils: sources = ...`` line,
 so adding a kernel module needs no change here.
 """
+import runpy
 import sys
 from glob import glob
 from pathlib import Path
@@ -19,6 +20,17 @@ COMPILE_ARGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-Wno-unused-fun
 
 # csrc/blas.c finds NumPy's BLAS with dlopen/dlsym, which glibc before 2.34 keeps in libdl.
 LIBRARIES = ["dl"] if sys.platform.startswith("linux") else []
+
+def write_codes_header() -> None:
+    """csrc/codes.h from nncore/backends/codes.py, the table Python uses: C's enums can
+    never disagree with it. Rewritten only when it changes, so builds stay incremental."""
+    text = runpy.run_path("nncore/backends/codes.py")["c_header"]()
+    header = Path("csrc/codes.h")
+    if not header.exists() or header.read_text() != text:
+        header.write_text(text)
+
+
+write_codes_header()
 
 extensions = [
     Extension(

@@ -29,20 +29,7 @@
 
 #include "simd.h" /* NNC_SIMD_DISPATCH */
 
-/* Must equal nncore.backends.base.ACTIVATION_CODES (a test checks it). */
-enum nnc_activation {
-    NNC_LINEAR = 0,
-    NNC_STEP = 1,
-    NNC_SIGMOID = 2,
-    NNC_TANH = 3,
-    NNC_RELU = 4,
-    NNC_LEAKY_RELU = 5,
-    NNC_ELU = 6,
-    NNC_GELU = 7,
-    NNC_SOFTPLUS = 8,
-    NNC_SOFTMAX = 9,
-    NNC_NUM_ACTIVATIONS = 10
-};
+#include "codes.h" /* the codes, written from nncore/backends/codes.py */
 
 #ifdef __cplusplus
 extern "C" {

@@ -35,16 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The codes of nncore.backends.base.LOSS_CODES (the wrapper checks they agree). */
-enum nnc_loss_code {
-    NNC_LOSS_MSE = 0,
-    NNC_LOSS_MAE = 1,
-    NNC_LOSS_HUBER = 2,
-    NNC_LOSS_BCE = 3,
-    NNC_LOSS_CCE = 4,
-    NNC_LOSS_SCCE = 5,
-    NNC_LOSS_COUNT = 6
-};
+#include "codes.h" /* the codes, written from nncore/backends/codes.py */
 
 #ifdef __cplusplus
 extern "C" {

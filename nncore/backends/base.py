@@ -34,27 +34,20 @@ from typing import ClassVar
 import numpy as np
 
 from nncore._checks import check_float
+from nncore.backends.codes import (  # noqa: F401 (the interface's names)
+    ACTIVATION_CODES, ACTIVATIONS, LOSS_CODES, LOSSES,
+)
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 #: Probabilities are clipped to [EPSILON, 1 - EPSILON] before a log, as keras.config.epsilon().
 EPSILON = 1e-7
 
-ACTIVATIONS = (
-    "linear", "step", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "softplus",
-    "softmax",
-)
-ACTIVATION_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}
 _ACTIVATION_ALIASES = {"identity": "linear", "none": "linear"}
 #: The activations that take ``alpha``, with Keras 3's defaults
 #: (keras.activations.leaky_relu(negative_slope=0.2), keras.activations.elu(alpha=1.0)).
 DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
 
-LOSSES = (
-    "mean_squared_error", "mean_absolute_error", "huber", "binary_crossentropy",
-    "categorical_crossentropy", "sparse_categorical_crossentropy",
-)
-LOSS_CODES = {name: code for code, name in enumerate(LOSSES)}
 _LOSS_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error",
                  "huber_loss": "huber"}
 _LOGIT_LOSSES = ("binary_crossentropy", "categorical_crossentropy",

@@ -26,9 +26,17 @@ def _random(shape, dtype, seed=0, scale=3.0):
 
 # --------------------------------------------------------------------------- native == numpy
 def test_native_activation_codes_match_the_interface(native_ops):
+    """C's enums are written from nncore/backends/codes.py at build time; the compiled
+    count, and the header of a checkout, show it."""
+    from pathlib import Path
+
+    from nncore.backends import codes
     from nncore.backends.native import _activations
 
-    assert _activations.CODES == ACTIVATION_CODES
+    assert _activations.NUM_ACTIVATIONS == len(ACTIVATION_CODES) == len(codes.ACTIVATIONS)
+    header = Path(codes.__file__).resolve().parents[2] / "csrc" / "codes.h"
+    if header.exists():  # a checkout, built
+        assert header.read_text() == codes.c_header()
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=str)

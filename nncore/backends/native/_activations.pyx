@@ -15,8 +15,7 @@ from nncore.backends.native._checks cimport check_matrix, check_vector
 
 cdef extern from "activations.h" nogil:
     enum nnc_activation:
-        NNC_LINEAR, NNC_STEP, NNC_SIGMOID, NNC_TANH, NNC_RELU, NNC_LEAKY_RELU, NNC_ELU,
-        NNC_GELU, NNC_SOFTPLUS, NNC_SOFTMAX, NNC_NUM_ACTIVATIONS
+        NNC_NUM_ACTIVATIONS
     void nnc_activation_forward_f32(int code, Py_ssize_t n, Py_ssize_t d, const float *Z,
                                     float *Y, double alpha)
     void nnc_activation_forward_f64(int code, Py_ssize_t n, Py_ssize_t d, const double *Z,
@@ -28,12 +27,8 @@ cdef extern from "activations.h" nogil:
                                      const double *dY, const double *Z, const double *Y,
                                      double *dZ, double alpha)
 
-#: The C enum of csrc/activations.h by name; must equal base.ACTIVATION_CODES.
-CODES = {
-    "linear": NNC_LINEAR, "step": NNC_STEP, "sigmoid": NNC_SIGMOID, "tanh": NNC_TANH,
-    "relu": NNC_RELU, "leaky_relu": NNC_LEAKY_RELU, "elu": NNC_ELU, "gelu": NNC_GELU,
-    "softplus": NNC_SOFTPLUS, "softmax": NNC_SOFTMAX,
-}
+#: How many activations C knows: len(codes.ACTIVATIONS), as both come from that table.
+NUM_ACTIVATIONS = NNC_NUM_ACTIVATIONS
 
 
 cdef int check_code(int code) except -1:

@@ -2,12 +2,7 @@
 from libc.stdint cimport int64_t
 
 cdef extern from "losses.h" nogil:
-    enum nnc_loss_code:
-        NNC_LOSS_MSE
-        NNC_LOSS_MAE
-        NNC_LOSS_HUBER
-        NNC_LOSS_BCE
-        NNC_LOSS_CCE
+    enum nnc_loss_code:  # csrc/codes.h, written from nncore/backends/codes.py
         NNC_LOSS_SCCE
         NNC_LOSS_COUNT
 

@@ -8,23 +8,9 @@ from cython cimport floating
 from nncore.backends.native._checks cimport check_aligned, check_matrix, check_vector
 from libc.stdint cimport int64_t
 
-from nncore.backends.base import LOSS_CODES
 from nncore.backends.native._loss_core cimport (
-    NNC_LOSS_BCE, NNC_LOSS_CCE, NNC_LOSS_COUNT, NNC_LOSS_HUBER, NNC_LOSS_MAE, NNC_LOSS_MSE,
-    NNC_LOSS_SCCE, check_labels, nnc_loss_f32, nnc_loss_f64,
+    NNC_LOSS_COUNT, NNC_LOSS_SCCE, check_labels, nnc_loss_f32, nnc_loss_f64,
 )
-
-
-# The C switch and the Python names must agree; refuse to import rather than compute
-# the wrong loss.
-_C_CODES = {
-    "mean_squared_error": NNC_LOSS_MSE, "mean_absolute_error": NNC_LOSS_MAE,
-    "huber": NNC_LOSS_HUBER, "binary_crossentropy": NNC_LOSS_BCE,
-    "categorical_crossentropy": NNC_LOSS_CCE,
-    "sparse_categorical_crossentropy": NNC_LOSS_SCCE,
-}
-if _C_CODES != LOSS_CODES or len(LOSS_CODES) != NNC_LOSS_COUNT:
-    raise ImportError("csrc/losses.h and nncore.backends.base.LOSS_CODES disagree.")
 
 
 def loss(int code, object T, const floating[:, ::1] P, bint from_logits, double delta,
