@@ -35,47 +35,14 @@ import numpy as np
 
 from nncore._checks import check_float
 from nncore.backends.codes import (  # noqa: F401 (the interface's names)
-    ACTIVATION_CODES, ACTIVATIONS, LOSS_CODES, LOSSES,
+    _LOGIT_LOSSES, ACTIVATION_CODES, ACTIVATIONS, DEFAULT_ALPHA, LOSS_CODES, LOSSES,
+    activation_name, loss_name,
 )
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 #: Probabilities are clipped to [EPSILON, 1 - EPSILON] before a log, as keras.config.epsilon().
 EPSILON = 1e-7
-
-_ACTIVATION_ALIASES = {"identity": "linear", "none": "linear"}
-#: The activations that take ``alpha``, with Keras 3's defaults
-#: (keras.activations.leaky_relu(negative_slope=0.2), keras.activations.elu(alpha=1.0)).
-DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
-
-_LOSS_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error",
-                 "huber_loss": "huber"}
-_LOGIT_LOSSES = ("binary_crossentropy", "categorical_crossentropy",
-                 "sparse_categorical_crossentropy")
-
-
-# --------------------------------------------------------------------------- checks
-def activation_name(name: str | None) -> str:
-    """Return the canonical activation name, or raise ValueError naming the choices."""
-    key = "linear" if name is None else name
-    if not isinstance(key, str):
-        raise TypeError(f"activation must be a string or None. Received: activation={name!r}")
-    key = _ACTIVATION_ALIASES.get(key.lower(), key.lower())
-    if key not in ACTIVATION_CODES:
-        raise ValueError(
-            f"Unknown activation {name!r}; expected one of {', '.join(ACTIVATIONS)}.")
-    return key
-
-
-def loss_name(name: str) -> str:
-    """Return the canonical loss name, or raise ValueError naming the choices."""
-    if not isinstance(name, str):
-        raise TypeError(f"loss must be a string. Received: loss={name!r}")
-    key = _LOSS_ALIASES.get(name.lower(), name.lower())
-    if key not in LOSS_CODES:
-        raise ValueError(f"Unknown loss {name!r}; expected one of {', '.join(LOSSES)}.")
-    return key
-
 
 def _check_float_ndarray(x, name: str) -> None:
     if not isinstance(x, np.ndarray):

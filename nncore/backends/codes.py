@@ -1,5 +1,5 @@
 """The activations and losses the kernels know, by name and code: the one table that
-Python, Cython and C share.
+Python, Cython and C share, with the names' aliases and the pairs whose loss is fused.
 
 setup.py writes the C enums (``csrc/codes.h``) from this file at build time, so a code
 cannot mean one thing in Python and another in C. It is plain data on purpose: the build
@@ -22,6 +22,50 @@ LOSSES = (
 )
 ACTIVATION_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}
 LOSS_CODES = {name: code for code, name in enumerate(LOSSES)}
+
+_ACTIVATION_ALIASES = {"identity": "linear", "none": "linear"}
+#: The activations that take ``alpha``, with Keras 3's defaults
+#: (keras.activations.leaky_relu(negative_slope=0.2), keras.activations.elu(alpha=1.0)).
+DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
+
+_LOSS_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error",
+                 "huber_loss": "huber"}
+_LOGIT_LOSSES = ("binary_crossentropy", "categorical_crossentropy",
+                 "sparse_categorical_crossentropy")
+
+
+def activation_name(name: str | None) -> str:
+    """Return the canonical activation name, or raise ValueError naming the choices."""
+    key = "linear" if name is None else name
+    if not isinstance(key, str):
+        raise TypeError(f"activation must be a string or None. Received: activation={name!r}")
+    key = _ACTIVATION_ALIASES.get(key.lower(), key.lower())
+    if key not in ACTIVATION_CODES:
+        raise ValueError(
+            f"Unknown activation {name!r}; expected one of {', '.join(ACTIVATIONS)}.")
+    return key
+
+
+def loss_name(name: str) -> str:
+    """Return the canonical loss name, or raise ValueError naming the choices."""
+    if not isinstance(name, str):
+        raise TypeError(f"loss must be a string. Received: loss={name!r}")
+    key = _LOSS_ALIASES.get(name.lower(), name.lower())
+    if key not in LOSS_CODES:
+        raise ValueError(f"Unknown loss {name!r}; expected one of {', '.join(LOSSES)}.")
+    return key
+#: A softmax or sigmoid output meeting its cross-entropy: the loss is taken on the logits,
+#: whose gradient (p - y) / n needs no division by a probability that may be tiny, and the
+#: activation's backward is skipped. The model, the layers and both DensePlans follow this.
+FUSED = {("softmax", "categorical_crossentropy"),
+         ("softmax", "sparse_categorical_crossentropy"),
+         ("sigmoid", "binary_crossentropy")}
+
+
+def fuses(activation: str, loss: str, from_logits: bool) -> bool:
+    """True when a last layer's ``activation`` and the ``loss`` on its output fuse."""
+    return not from_logits and (activation, loss) in FUSED
+
 
 #: The C names of the codes: enum nnc_activation and enum nnc_loss_code in csrc/codes.h.
 C_ENUMS = {

@@ -15,9 +15,8 @@ import warnings
 import numpy as np
 
 from nncore import callbacks as callbacks_module
-from nncore._checks import check_int
-from nncore.backends.base import LOSS_CODES
-from nncore._checks import check_float
+from nncore._checks import check_float, check_int
+from nncore.backends.codes import LOSS_CODES, fuses
 from nncore.layers import Dense
 from nncore.models.batches import _Batches, _format_logs, _Tracker
 
@@ -26,15 +25,10 @@ class Trainer:
     """fit, evaluate, predict and the training step of :class:`~nncore.models.Sequential`."""
 
     def _fused_output(self) -> bool:
-        """True when the last layer's softmax/sigmoid meets its cross-entropy: the loss is
-        then taken on the logits, whose gradient (p - y) / n needs no division by p."""
+        """True when the last layer's activation and the loss fuse (codes.FUSED)."""
         last = self._layers[-1]
-        if self.loss.from_logits or not isinstance(last, Dense):
-            return False
-        return (last.activation, self.loss.name) in {
-            ("softmax", "categorical_crossentropy"),
-            ("softmax", "sparse_categorical_crossentropy"),
-            ("sigmoid", "binary_crossentropy")}
+        return isinstance(last, Dense) and fuses(last.activation, self.loss.name,
+                                                 self.loss.from_logits)
 
     # ------------------------------------------------------------ one step
     def _forward(self, X: np.ndarray, training: bool) -> np.ndarray:

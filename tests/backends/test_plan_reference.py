@@ -16,13 +16,12 @@ from hypothesis import given, settings, strategies as st
 from conftest import BACKENDS, assert_close
 from nncore import backends
 from nncore.backends.base import ACTIVATION_CODES, ACTIVATIONS, DEFAULT_ALPHA, LOSS_CODES
+from nncore.backends.codes import FUSED, fuses
 from nncore.backends.numpy_backend.plan import DensePlan
 
 pytestmark = pytest.mark.skipif("native" not in BACKENDS, reason="the native extension "
                                 "is not built")
 
-FUSED = {("softmax", "categorical_crossentropy"), ("softmax", "sparse_categorical_crossentropy"),
-         ("sigmoid", "binary_crossentropy")}
 
 
 def targets(rng, loss: str, n: int, m: int, dtype):
@@ -62,7 +61,7 @@ def test_native_plan_equals_the_numpy_definition(spec):
         # Probabilities come from a sigmoid or softmax; other outputs are logits (a
         # cross-entropy of tanh outputs clipped at 1e-7 is no computation worth comparing).
         from_logits = True
-    fused = not from_logits and (acts[-1], loss) in FUSED
+    fused = fuses(acts[-1], loss, from_logits)
     weights = [(rng.normal(0, 0.7, size=(k, m)).astype(dtype),
                 rng.normal(0, 0.1, size=m).astype(dtype) if bias else None)
                for k, m, bias in zip(widths[:-1], widths[1:], spec["bias"])]
