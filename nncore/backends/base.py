@@ -26,95 +26,24 @@ Conventions shared by all kernels
 from __future__ import annotations
 
 import abc
-import math
-import numbers
-from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
 import numpy as np
 
 from nncore._checks import check_float
+from nncore.backends.arrays import (  # noqa: F401 (as_float_array, as_output: public helpers)
+    FLOAT_DTYPES, _check_no_overlap, _inplace, _matrix, _real_array, _rows, _sparse_labels,
+    as_float_array, as_output,
+)
 from nncore.backends.codes import (  # noqa: F401 (the interface's names)
     _LOGIT_LOSSES, ACTIVATION_CODES, ACTIVATIONS, DEFAULT_ALPHA, LOSS_CODES, LOSSES,
     activation_name, loss_name,
 )
+from nncore.backends.updates import ParameterOps
 
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 #: Probabilities are clipped to [EPSILON, 1 - EPSILON] before a log, as keras.config.epsilon().
 EPSILON = 1e-7
-
-def _check_float_ndarray(x, name: str) -> None:
-    if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray. Received: {name} of type "
-                        f"{type(x).__name__}")
-    if x.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{name} must have dtype float32 or float64. Received: "
-                        f"{name}.dtype={x.dtype}")
-
-
-def as_float_array(x, name: str, dtype: np.dtype | None = None) -> np.ndarray:
-    """Return ``x`` as a C-contiguous float32/float64 ndarray (copied only if needed).
-
-    Raises TypeError if ``x`` is not an ndarray of float32/float64, or if ``dtype`` is given
-    and differs: kernels never guess a dtype or convert one silently.
-    """
-    _check_float_ndarray(x, name)
-    if dtype is not None and x.dtype != dtype:
-        raise TypeError(f"{name} must have dtype {dtype} like the other arrays of this call. "
-                        f"Received: {name}.dtype={x.dtype}")
-    # Not np.ascontiguousarray: it turns a 0-d array into a 1-d one. Misaligned data
-    # (np.frombuffer at an odd offset) is copied too: C may not load floats from it.
-    return x if x.flags.c_contiguous and x.flags.aligned else x.copy(order="C")
-
-
-def as_output(out, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """Return ``out`` checked for in-place writing, or a new empty array if it is None."""
-    if out is None:
-        return np.empty(shape, dtype=dtype)
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"{name} must be a numpy.ndarray or None. Received: {name} of type "
-                        f"{type(out).__name__}")
-    if out.dtype != dtype:
-        raise TypeError(f"{name} must have dtype {dtype}. Received: {name}.dtype={out.dtype}")
-    if out.shape != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}. Received: "
-                         f"{name}.shape={out.shape}")
-    if not (out.flags.c_contiguous and out.flags.writeable and out.flags.aligned):
-        raise ValueError(f"{name} must be C-contiguous, aligned and writeable.")
-    return out
-
-
-def _check_no_overlap(out: np.ndarray, out_name: str, **inputs) -> None:
-    """Refuse an output that overlaps an input the kernel still reads (BLAS would misread)."""
-    for name, arr in inputs.items():
-        if arr is not None and np.may_share_memory(out, arr):
-            raise ValueError(f"{out_name} must not share memory with {name}.")
-
-
-def _check_disjoint(arrays: Sequence[np.ndarray], name: str) -> None:
-    """Refuse two C-contiguous entries of ``arrays`` that share memory: an op applied to
-    each in turn would count and scale the shared elements twice. Sorted by address, two
-    of them overlap only if two neighbours do: linear after the sort, no pairwise test."""
-    spans = sorted((a.__array_interface__["data"][0], a.nbytes, i)
-                   for i, a in enumerate(arrays) if a.nbytes)
-    for (start, size, i), (following, _, j) in zip(spans, spans[1:]):
-        if following < start + size:
-            raise ValueError(f"{name}[{max(i, j)}] must not share memory with "
-                             f"{name}[{min(i, j)}].")
-
-
-def _rows(x: np.ndarray) -> np.ndarray:
-    """View an (..., d) array as 2-D (rows, d); 1-D arrays are one row."""
-    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
-
-
-def _matrix(x, name: str, dtype: np.dtype | None = None) -> np.ndarray:
-    x = as_float_array(x, name, dtype)
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (rows, features). Received: {name}.shape={x.shape}")
-    return x
-
 
 def _resolve_activation(name: str | None, alpha: float | None) -> tuple[str, int, float]:
     key = activation_name(name)
@@ -125,7 +54,7 @@ def _resolve_activation(name: str | None, alpha: float | None) -> tuple[str, int
 
 
 # --------------------------------------------------------------------------- interface
-class Backend(abc.ABC):
+class Backend(ParameterOps, abc.ABC):
     """The ops of nncore: dense layers, activations, losses, optimizer updates, helpers.
 
     Example
@@ -412,197 +341,6 @@ class Backend(abc.ABC):
         self._batch_norm_backward(dY, xhat, gamma, inv_std, dX, dgamma, dbeta)
         return dX, dgamma, dbeta
 
-    # ------------------------------------------------------------- optimizer updates
-    def sgd_update(self, param: np.ndarray, grad: np.ndarray,
-                   velocity: np.ndarray | None = None, *, learning_rate: float,
-                   momentum: float = 0.0, nesterov: bool = False,
-                   weight_decay: float = 0.0) -> None:
-        """SGD in place, as keras.optimizers.SGD.
-
-        Without momentum ``w -= lr * g``. With momentum (``velocity`` required)
-        ``v = momentum * v - lr * g``, then ``w += v``, or with Nesterov
-        ``w += momentum * v - lr * g``. Every update here first applies Keras 3's
-        decoupled weight decay ``w -= lr * weight_decay * w``.
-        """
-        w, g, (v,) = self._update_args(param, grad, velocity=velocity)
-        lr, wd = self._lr_wd(learning_rate, weight_decay)
-        momentum = check_float(momentum, "momentum", low=0.0, high=1.0)
-        if momentum > 0.0 and v is None:
-            raise ValueError("velocity is required when momentum > 0.")
-        self._sgd(w, g, v if momentum > 0.0 else None, lr, momentum, bool(nesterov), wd)
-
-    def adagrad_update(self, param: np.ndarray, grad: np.ndarray, accumulator: np.ndarray,
-                       *, learning_rate: float, epsilon: float = 1e-7,
-                       weight_decay: float = 0.0) -> None:
-        """Adagrad in place (Duchi et al., 2011), as keras.optimizers.Adagrad.
-
-        ``acc += g**2``; ``w -= lr * g / sqrt(acc + epsilon)``. Keras starts ``acc`` at
-        ``initial_accumulator_value`` (0.1); the caller owns that state.
-        """
-        w, g, (acc,) = self._update_args(param, grad, accumulator=accumulator)
-        lr, wd = self._lr_wd(learning_rate, weight_decay)
-        eps = check_float(epsilon, "epsilon", low=0.0)
-        if acc is None:
-            raise ValueError("accumulator is required.")
-        self._adagrad(w, g, acc, lr, eps, wd)
-
-    def rmsprop_update(self, param: np.ndarray, grad: np.ndarray, velocity: np.ndarray,
-                       momentum_buffer: np.ndarray | None = None,
-                       average_gradient: np.ndarray | None = None, *,
-                       learning_rate: float, rho: float = 0.9, momentum: float = 0.0,
-                       epsilon: float = 1e-7, centered: bool = False,
-                       weight_decay: float = 0.0) -> None:
-        """RMSprop in place (Hinton, lecture 6e), as keras.optimizers.RMSprop.
-
-        ``v = rho * v + (1 - rho) * g**2``; centered also keeps
-        ``a = rho * a + (1 - rho) * g`` and uses ``v - a**2``; the step is
-        ``s = lr * g / sqrt(denominator + epsilon)``; with momentum
-        ``mom = momentum * mom + s; w -= mom``, else ``w -= s``.
-        """
-        w, g, (v, mom, avg) = self._update_args(
-            param, grad, velocity=velocity, momentum_buffer=momentum_buffer,
-            average_gradient=average_gradient)
-        lr, wd = self._lr_wd(learning_rate, weight_decay)
-        rho = check_float(rho, "rho", low=0.0, high=1.0)
-        momentum = check_float(momentum, "momentum", low=0.0, high=1.0)
-        eps = check_float(epsilon, "epsilon", low=0.0)
-        if v is None:
-            raise ValueError("velocity is required.")
-        if momentum > 0.0 and mom is None:
-            raise ValueError("momentum_buffer is required when momentum > 0.")
-        if centered and avg is None:
-            raise ValueError("average_gradient is required when centered=True.")
-        self._rmsprop(w, g, v, mom if momentum > 0.0 else None, avg if centered else None,
-                      lr, rho, momentum, eps, wd)
-
-    def adam_update(self, param: np.ndarray, grad: np.ndarray, m: np.ndarray, v: np.ndarray,
-                    vhat: np.ndarray | None = None, *, step: int, learning_rate: float,
-                    beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
-                    amsgrad: bool = False, weight_decay: float = 0.0) -> None:
-        """Adam in place (Kingma & Ba, 2015), as keras.optimizers.Adam; AdamW with decay.
-
-        For step ``t >= 1`` (counted from 1): ``m += (1 - beta_1) * (g - m)``;
-        ``v += (1 - beta_2) * (g**2 - v)``; with AMSGrad ``vhat = max(vhat, v)`` is used
-        in place of ``v``; ``w -= alpha * m / (sqrt(v) + epsilon)`` with
-        ``alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)``. AdamW (Loshchilov &
-        Hutter, 2019) is this with ``weight_decay`` > 0, applied first as
-        ``w -= lr * weight_decay * w``.
-        """
-        w, g, (m, v, vhat) = self._update_args(param, grad, m=m, v=v, vhat=vhat)
-        lr, wd = self._lr_wd(learning_rate, weight_decay)
-        if m is None or v is None:
-            raise ValueError("m and v are required.")
-        if amsgrad and vhat is None:
-            raise ValueError("vhat is required when amsgrad=True.")
-        if isinstance(step, (bool, np.bool_)) or not isinstance(step, numbers.Integral) \
-                or step < 1:
-            raise ValueError(f"step must be an integer >= 1. Received: step={step!r}")
-        b1 = check_float(beta_1, "beta_1", low=0.0, high=1.0, high_open=True)
-        b2 = check_float(beta_2, "beta_2", low=0.0, high=1.0, high_open=True)
-        eps = check_float(epsilon, "epsilon", low=0.0)
-        self._adam(w, g, m, v, vhat if amsgrad else None, lr, b1, b2, eps, int(step), wd)
-
-    def _lr_wd(self, learning_rate, weight_decay) -> tuple[float, float]:
-        return (check_float(learning_rate, "learning_rate", low=0.0),
-                check_float(weight_decay, "weight_decay", low=0.0))
-
-    def _update_args(self, param, grad, **state):
-        """Flat views of param, grad and state; state must match param exactly."""
-        w = _inplace(param, "param", None, None)
-        g = as_float_array(grad, "grad", w.dtype)
-        if g.shape != w.shape:
-            raise ValueError(f"grad must have the shape of param {w.shape}. "
-                             f"Received: grad.shape={g.shape}")
-        flat = []
-        for name, arr in state.items():
-            if arr is not None:
-                arr = _inplace(arr, name, w.shape, w.dtype)
-                _check_no_overlap(arr, name, param=w, grad=g,
-                                  **{k: s for k, s in zip(state, flat) if s is not None})
-                arr = arr.reshape(-1)
-            flat.append(arr)
-        _check_no_overlap(w, "param", grad=g)
-        return w.reshape(-1), g.reshape(-1), flat
-
-    # ------------------------------------------------------------- helpers
-    def regularization_loss(self, W: np.ndarray, *, l1: float = 0.0, l2: float = 0.0) -> float:
-        """``l1 * sum(|W|) + l2 * sum(W**2)``, as keras.regularizers.L1L2."""
-        W = as_float_array(W, "W")
-        l1, l2 = check_float(l1, "l1", low=0.0), check_float(l2, "l2", low=0.0)
-        return self._regularization_loss(W.reshape(-1), l1, l2)
-
-    def add_regularization_grad(self, W: np.ndarray, dW: np.ndarray, *, l1: float = 0.0,
-                                l2: float = 0.0) -> np.ndarray:
-        """``dW += l1 * sign(W) + 2 * l2 * W`` in place (the gradient of the penalty)."""
-        W = as_float_array(W, "W")
-        dW = _inplace(dW, "dW", W.shape, W.dtype)
-        _check_no_overlap(dW, "dW", W=W)
-        l1, l2 = check_float(l1, "l1", low=0.0), check_float(l2, "l2", low=0.0)
-        self._regularization_grad(W.reshape(-1), dW.reshape(-1), l1, l2)
-        return dW
-
-    def dropout_mask(self, shape: Sequence[int], rate: float, rng: np.random.Generator, *,
-                     dtype=np.float32, out: np.ndarray | None = None) -> np.ndarray:
-        """Inverted-dropout mask: ``1 / (1 - rate)`` where ``u >= rate``, else 0.
-
-        ``u`` are uniforms drawn from ``rng`` (a numpy Generator, so the same seed gives
-        the same mask on every backend). Multiplying activations by the mask keeps their
-        expected value, so inference needs no rescaling.
-        """
-        rate = check_float(rate, "rate", low=0.0, high=1.0, high_open=True)
-        if not isinstance(rng, np.random.Generator):
-            raise TypeError(f"rng must be a numpy.random.Generator. Received: {type(rng).__name__}")
-        try:
-            dt = np.dtype(dtype)
-        except TypeError:
-            dt = None
-        if dt is None or dt not in FLOAT_DTYPES:  # (dtype("float64") == None is True)
-            raise TypeError(f"dtype must be float32 or float64. Received: dtype={dtype!r}")
-        dtype = dt
-        # Integers only: int() would take "3" or 2.5 (truncated) and iterate over a string.
-        dims = tuple(shape) if not isinstance(shape, (str, bytes)) and \
-            isinstance(shape, Iterable) else None
-        if dims is None or not all(isinstance(s, numbers.Integral) and
-                                   not isinstance(s, (bool, np.bool_)) for s in dims):
-            raise TypeError(f"shape must be a sequence of integers. Received: shape={shape!r}")
-        shape = tuple(int(s) for s in dims)
-        if any(s < 0 for s in shape):
-            raise ValueError(f"shape must not be negative. Received: shape={shape}")
-        mask = as_output(out, "out", shape, dtype)
-        rng.random(out=mask.reshape(-1), dtype=dtype)
-        self._dropout_mask(mask.reshape(-1), rate)
-        return mask
-
-    def clip_by_value(self, grad: np.ndarray, clipvalue: float) -> np.ndarray:
-        """Clip every element of ``grad`` to [-clipvalue, clipvalue] in place."""
-        g = _inplace(grad, "grad", None, None)
-        c = check_float(clipvalue, "clipvalue", low=0.0)
-        self._clip_by_value(g.reshape(-1), c)
-        return g
-
-    def clip_by_norm(self, grad: np.ndarray, clipnorm: float) -> float:
-        """Rescale ``grad`` in place so its L2 norm is at most ``clipnorm``; return the norm
-        before clipping (Keras ``clipnorm``: each tensor on its own)."""
-        # Checked here so that a refusal names this op's argument, not "grads".
-        return self.clip_by_global_norm([_inplace(grad, "grad", None, None)], clipnorm)
-
-    def global_norm(self, grads: Sequence[np.ndarray]) -> float:
-        """``sqrt(sum of squares of every element of every array)``."""
-        return math.sqrt(sum(self._sum_squares(as_float_array(g, "grads").reshape(-1))
-                             for g in grads))
-
-    def clip_by_global_norm(self, grads: Sequence[np.ndarray], clipnorm: float) -> float:
-        """Scale all ``grads`` in place by ``clipnorm / max(norm, clipnorm)`` where ``norm``
-        is their global norm (Keras ``global_clipnorm``); return that norm."""
-        c = check_float(clipnorm, "clipnorm", low=0.0, low_open=True)
-        flat = [_inplace(g, "grads", None, None).reshape(-1) for g in grads]
-        _check_disjoint(flat, "grads")
-        norm = math.sqrt(sum(self._sum_squares(g) for g in flat))
-        if norm > c:
-            for g in flat:
-                self._scale(g, c / norm)
-        return norm
-
     # ------------------------------------------------------------- compiled steps
     def dense_plan(self, weights: list, grads: list, codes: list[int], alphas: list[float],
                    loss_code: int, from_logits: bool, delta: float, fused: bool):
@@ -673,40 +411,3 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def _scale(self, g, factor: float) -> None: ...
-
-
-# --------------------------------------------------------------------------- more checks
-def _inplace(arr, name: str, shape, dtype) -> np.ndarray:
-    """An array the op writes in place: never copied, so it must already be right."""
-    _check_float_ndarray(arr, name)
-    return as_output(arr, name, arr.shape if shape is None else shape,
-                     arr.dtype if dtype is None else dtype)
-
-
-def _real_array(x, name: str, dtype: np.dtype) -> np.ndarray:
-    """Data such as labels or weights: any real numeric dtype, converted to ``dtype``."""
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers. Received: {name}.dtype={arr.dtype}")
-    # Aligned too (a copy if not): the native kernels refuse misaligned data.
-    return np.require(arr, dtype=dtype, requirements=("C", "A"))
-
-
-def _sparse_labels(y_true, n: int, d: int) -> np.ndarray:
-    """Integer class labels in [0, d) as int64 of shape (n,)."""
-    arr = np.asarray(y_true)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.shape != (n,):
-        raise ValueError(f"y_true must hold one integer label per row, shape ({n},) or "
-                         f"({n}, 1). Received: y_true.shape={np.shape(y_true)}")
-    if arr.dtype.kind == "f":
-        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-            raise ValueError("y_true must hold whole-number class labels.")
-    elif arr.dtype.kind not in "iub":
-        raise TypeError(f"y_true must hold integer class labels. Received: "
-                        f"y_true.dtype={arr.dtype}")
-    if n and (arr.min() < 0 or arr.max() >= d):
-        raise ValueError(f"y_true labels must be in [0, {d}) for y_pred with {d} columns. "
-                         f"Received labels in [{arr.min()}, {arr.max()}]")
-    return np.require(arr, dtype=np.int64, requirements=("C", "A"))  # as _real_array
