@@ -48,16 +48,9 @@ find_blas()
 
 
 cdef class DensePlan:
-    """The training step of Dense layers ``Y_i = act_i(Y_{i-1} @ W_i + b_i)`` and a loss.
-
-    Parameters
-    ----------
-    weights : list of (W, b or None); W (k_i, m_i) with k_{i+1} = m_i.
-    grads : list of (dW, db or None), the same shapes: written by each step.
-    codes, alphas : the activation code and alpha of each layer.
-    loss_code, from_logits, delta : as the loss kernel takes them.
-    fused : the loss is taken on the last layer's pre-activation Z (softmax or sigmoid
-        with cross-entropy), whose activation backward is then skipped.
+    """The training step of Dense layers ``Y_i = act_i(Y_{i-1} @ W_i + b_i)`` and a loss,
+    compiled: the parameters and the computation are those of its definition,
+    ``nncore.backends.numpy_backend.plan.DensePlan``, which the tests hold it to.
 
     Every array is checked as the public kernels check theirs (dtype, shape,
     C-contiguity, alignment, native byte order) and the gradients may share no memory
