@@ -162,3 +162,25 @@ def snake_case(name: str) -> str:
     """A class name as a default object name: ``BatchNormalization`` -> ``batch_normalization``."""
     return "".join("_" + c.lower() if c.isupper() and i else c.lower()
                    for i, c in enumerate(name))
+
+
+def class_labels(y, name: str, classes: int, against: str) -> np.ndarray:
+    """Integer class labels in [0, classes) as aligned, C-contiguous int64 of shape (n,),
+    from a (n,) or (n, 1) array of integers or whole-number floats. ``against`` names what
+    fixes ``classes``, for the error ("a model with 3 outputs"). The one check of sparse
+    labels: the kernels after it index with them."""
+    integral = isinstance(y, np.ndarray) and y.dtype.kind in "iub"
+    arr = np.asarray(y) if integral else to_array(y, name, np.float64, ndim=(1, 2))
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must hold one integer class label per row, shape (n,) or "
+                         f"(n, 1). Received: {name}.shape={np.shape(y)}")
+    if not integral and np.any(arr != np.round(arr)):
+        raise ValueError(f"{name} must hold whole-number class labels.")
+    if arr.min() < 0 or arr.max() >= classes:
+        raise ValueError(f"{name} labels must be in [0, {classes}) for {against}. Received "
+                         f"labels in [{arr.min():g}, {arr.max():g}]")
+    if arr.dtype == np.int64 and arr.flags.c_contiguous and arr.flags.aligned:
+        return arr  # the caller's own array, no copy: the common case of a training loop
+    return np.require(arr, dtype=np.int64, requirements=("C", "A"))

@@ -100,23 +100,3 @@ def _real_array(x, name: str, dtype: np.dtype) -> np.ndarray:
         raise TypeError(f"{name} must hold real numbers. Received: {name}.dtype={arr.dtype}")
     # Aligned too (a copy if not): the native kernels refuse misaligned data.
     return np.require(arr, dtype=dtype, requirements=("C", "A"))
-
-
-def _sparse_labels(y_true, n: int, d: int) -> np.ndarray:
-    """Integer class labels in [0, d) as int64 of shape (n,)."""
-    arr = np.asarray(y_true)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.shape != (n,):
-        raise ValueError(f"y_true must hold one integer label per row, shape ({n},) or "
-                         f"({n}, 1). Received: y_true.shape={np.shape(y_true)}")
-    if arr.dtype.kind == "f":
-        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-            raise ValueError("y_true must hold whole-number class labels.")
-    elif arr.dtype.kind not in "iub":
-        raise TypeError(f"y_true must hold integer class labels. Received: "
-                        f"y_true.dtype={arr.dtype}")
-    if n and (arr.min() < 0 or arr.max() >= d):
-        raise ValueError(f"y_true labels must be in [0, {d}) for y_pred with {d} columns. "
-                         f"Received labels in [{arr.min()}, {arr.max()}]")
-    return np.require(arr, dtype=np.int64, requirements=("C", "A"))  # as _real_array

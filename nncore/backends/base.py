@@ -30,9 +30,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from nncore._checks import check_float
+from nncore._checks import check_float, class_labels
 from nncore.backends.arrays import (  # noqa: F401 (as_float_array, as_output: public helpers)
-    FLOAT_DTYPES, _check_no_overlap, _inplace, _matrix, _real_array, _rows, _sparse_labels,
+    FLOAT_DTYPES, _check_no_overlap, _inplace, _matrix, _real_array, _rows,
     as_float_array, as_output,
 )
 from nncore.backends.codes import (  # noqa: F401 (the interface's names)
@@ -245,7 +245,10 @@ class Backend(ParameterOps, abc.ABC):
             raise ValueError(f"y_pred must hold at least one row and one column. "
                              f"Received: y_pred.shape={P.shape}")
         if key == "sparse_categorical_crossentropy":
-            T = _sparse_labels(y_true, n, d)
+            T = class_labels(y_true, "y_true", d, f"y_pred with {d} columns")
+            if len(T) != n:
+                raise ValueError(f"y_true must hold one label per row of y_pred ({n}). "
+                                 f"Received: {len(T)}")
         else:
             T = _real_array(y_true, "y_true", P.dtype)
             if T.shape != P.shape:

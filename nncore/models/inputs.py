@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nncore._checks import check_int, to_array
-from nncore._checks import check_float
+from nncore._checks import check_float, check_int, class_labels, to_array
 from nncore.exceptions import NotCompiledError
 
 
@@ -30,24 +29,8 @@ class Inputs:
     def _check_y(self, y, n: int, out_dim: int, name: str = "y") -> np.ndarray:
         """Labels for sparse cross-entropy; otherwise targets of shape (n, out_dim)."""
         if self.loss.name == "sparse_categorical_crossentropy":
-            integral = isinstance(y, np.ndarray) and y.dtype.kind in "iu"
-            arr = np.asarray(y) if integral else to_array(y, name, np.float64, ndim=(1, 2))
-            if arr.ndim not in (1, 2) or (arr.ndim == 2 and arr.shape[1] != 1) \
-                    or arr.size == 0:
-                raise ValueError(f"{name} must hold one integer class label per row for "
-                                 f"sparse_categorical_crossentropy. Received: "
-                                 f"{name}.shape={arr.shape}")
-            arr = arr.reshape(-1)
-            if not integral and np.any(arr != np.round(arr)):
-                raise ValueError(f"{name} must hold whole-number class labels.")
-            if arr.min() < 0 or arr.max() >= out_dim:
-                raise ValueError(f"{name} labels must be in [0, {out_dim}) for a model with "
-                                 f"{out_dim} outputs. Received labels in "
-                                 f"[{arr.min():g}, {arr.max():g}]")
-            # Aligned as well: train_on_batch hands y to the loss kernel as it is, and the
-            # native kernels refuse misaligned data (after the forward pass has run).
-            y = arr if arr.dtype == np.int64 and arr.flags.c_contiguous and \
-                arr.flags.aligned else np.require(arr, np.int64, ("C", "A"))
+            # Aligned too: train_on_batch hands y to the loss kernel as it is.
+            y = class_labels(y, name, out_dim, f"a model with {out_dim} outputs")
         else:
             self.loss.check_outputs(out_dim)
             y = to_array(y, name, self.dtype, ndim=(1, 2))
