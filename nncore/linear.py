@@ -135,6 +135,10 @@ class LinearRegression(_Estimator):
         the solution returned is then the one of smallest norm).
     n_features_in_ : int
 
+    The constructor only stores its arguments (scikit-learn's rule; ``fit`` checks them),
+    and ``get_params``/``set_params``/``sklearn.base.clone`` work without nncore
+    importing scikit-learn.
+
     Example
     -------
     >>> reg = LinearRegression().fit([[1, 0], [0, 1], [1, 1], [2, 1]], [5, 2, 4, 6])

@@ -70,14 +70,23 @@ class Perceptron(_Estimator):
         Added to the weighted sum; ``-bias`` is the threshold the sum must exceed.
     name : str, optional
         Shown by ``repr`` (the course's gates are named "AND", "OR", "NAND").
+    learning_rate, max_epochs, shuffle, random_state :
+        The defaults of :meth:`fit` (0.1, 100, False, None), so that scikit-learn's
+        GridSearchCV can tune them.
+
+    The constructor only stores its arguments (scikit-learn's rule): they are checked
+    when used, and ``get_params``/``set_params``/``sklearn.base.clone`` work.
 
     Attributes
     ----------
-    weights : ndarray of float64, shape (k,) or None
-    bias : float
-    converged_, n_epochs_, errors_ :
+    coef_ : ndarray of float64, shape (k,)
+    intercept_ : float
+        The weights and bias learnt by :meth:`fit`, used by ``predict`` from then on.
+    converged_, n_epochs_ (also ``n_iter_``), errors_ :
         Set by :meth:`fit`: whether an epoch ended without a mistake, how many epochs ran,
         and the misclassifications counted in each epoch.
+    classes_, n_features_in_ :
+        ``[0, 1]`` and k, as scikit-learn's classifiers.
 
     Example
     -------

@@ -223,3 +223,51 @@ def test_results_close_to_sklearns_mlp_on_the_same_task():
         ours = MLPClassifier((32,), max_iter=100, random_state=0).fit(X[:300], y[:300])
         theirs = SkMLP((32,), max_iter=100, random_state=0).fit(X[:300], y[:300])
     assert abs(ours.score(X[300:], y[300:]) - theirs.score(X[300:], y[300:])) < 0.1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_batch_size_auto_is_min_200_n_and_optimizer_choices(backend):
+    X, y = _data(n=60)
+    args = dict(hidden_layer_sizes=(4,), max_iter=3, shuffle=False, random_state=0,
+                backend=backend)
+    auto = MLPRegressor(batch_size="auto", **args).fit(X, X[:, 0])
+    full = MLPRegressor(batch_size=60, **args).fit(X, X[:, 0])
+    np.testing.assert_array_equal(auto.predict(X), full.predict(X))
+    import nncore as nn
+    sgd = MLPRegressor(optimizer="sgd", learning_rate=0.05, **args).fit(X, X[:, 0])
+    assert type(sgd.model_.optimizer).__name__ == "SGD"
+    template = nn.optimizers.RMSprop(learning_rate=0.01)
+    est = MLPRegressor(optimizer=template, **args).fit(X, X[:, 0])
+    assert est.model_.optimizer is not template and est.optimizer is template
+
+
+def test_linear_and_perceptron_params_clone_and_set_params():
+    p = Perceptron(weights=[1.0, 1.0], bias=-1.5, learning_rate=0.5)
+    assert p.get_params() == {"bias": -1.5, "learning_rate": 0.5, "max_epochs": 100,
+                              "name": None, "random_state": None, "shuffle": False,
+                              "weights": [1.0, 1.0]}
+    assert clone(p).get_params() == p.get_params()
+    with pytest.raises(ValueError, match="Invalid parameter 'lr'"):
+        p.set_params(lr=1)
+    fitted = Perceptron(max_epochs=50).fit([[0, 0], [1, 1]], [0, 1])
+    assert not hasattr(clone(fitted), "coef_") and clone(fitted).max_epochs == 50
+    assert LinearRegression().set_params(fit_intercept=False).fit_intercept is False
+    assert sklearn.base.is_regressor(LinearRegression())
+    assert sklearn.base.is_classifier(Perceptron()) and sklearn.base.is_classifier(MLPClassifier())
+
+
+def test_without_sklearn_the_import_error_says_what_to_install():
+    code = ("import sys; sys.modules['sklearn'] = None\n"
+            "try:\n    import nncore.sklearn\nexcept ImportError as e:\n    print(e)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout
+    assert "pip install scikit-learn" in out
+
+
+def test_partial_fit_streams_chunks_missing_some_classes():
+    X, y = _data()
+    clf = MLPClassifier((8,), random_state=0)
+    for chunk in np.array_split(np.argsort(y), 4):  # sorted: early chunks lack class 2
+        clf.partial_fit(X[chunk], y[chunk], classes=[0, 1, 2])
+    assert clf.classes_.tolist() == [0, 1, 2] and clf.n_iter_ == 4
+    with pytest.raises(ValueError, match=r"labels \[7\] not in classes_"):
+        clf.partial_fit(X[:2], [7, 0])

@@ -93,11 +93,15 @@ class _BaseMLP(BaseEstimator):
             # A copy: the estimator's parameter must not carry state from one fit to the next
             # (clone and GridSearchCV share it between candidates).
             return copy.deepcopy(self.optimizer)
-        if not isinstance(self.optimizer, str) or \
-                self.optimizer.lower() not in optimizers._BY_NAME:
-            raise ValueError(f"optimizer must be one of {', '.join(optimizers._BY_NAME)} or "
-                             f"an nncore Optimizer. Received: optimizer={self.optimizer!r}")
-        return optimizers._BY_NAME[self.optimizer.lower()](learning_rate=self.learning_rate)
+        try:
+            template = optimizers.get(self.optimizer) if isinstance(self.optimizer, str) \
+                else None
+        except ValueError:
+            template = None
+        if template is None:
+            raise ValueError("optimizer must be a name (adam, sgd, rmsprop, adagrad, adamw) "
+                             f"or an nncore Optimizer. Received: optimizer={self.optimizer!r}")
+        return type(template)(learning_rate=self.learning_rate)
 
     def _build(self, n_outputs: int, out_activation: str, loss: str) -> Sequential:
         """A new, compiled network, its weights seeded from random_state."""
