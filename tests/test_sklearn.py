@@ -75,6 +75,13 @@ def test_constructor_only_stores_and_bad_arguments_are_named_in_fit():
         MLPRegressor(optimizer="nope").fit(X, y)
     with pytest.raises(ValueError, match="activation='cube'"):
         MLPRegressor(activation="cube").fit(X, y)
+    # A failed refit leaves the fitted estimator as it was.
+    fitted = MLPClassifier((4,), max_iter=2, random_state=0).fit(X, y)
+    model, before = fitted.model_, fitted.predict_proba(X)
+    with pytest.raises(ValueError, match="optimizer='nope'"):
+        fitted.set_params(optimizer="nope").fit(X[:, :3], y + 5)
+    assert fitted.model_ is model and fitted.n_features_in_ == 6
+    np.testing.assert_array_equal(fitted.predict_proba(X), before)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -144,7 +151,8 @@ def test_class_weight_and_sample_weight_shift_predictions():
     from sklearn.utils.class_weight import compute_sample_weight
     Xu, yu = X[:90], y[:90]  # uneven classes, so "balanced" weighs
     balanced = MLPClassifier(class_weight="balanced", **base).fit(Xu, yu)
-    oracle = MLPClassifier(**base).fit(Xu, yu, sample_weight=compute_sample_weight("balanced", yu))
+    oracle = MLPClassifier(**base).fit(Xu, yu,
+                                       sample_weight=compute_sample_weight("balanced", yu))
     np.testing.assert_array_equal(balanced.predict_proba(X), oracle.predict_proba(X))
 
 
@@ -265,7 +273,8 @@ def test_linear_and_perceptron_params_clone_and_set_params():
     assert not hasattr(clone(fitted), "coef_") and clone(fitted).max_epochs == 50
     assert LinearRegression().set_params(fit_intercept=False).fit_intercept is False
     assert sklearn.base.is_regressor(LinearRegression())
-    assert sklearn.base.is_classifier(Perceptron()) and sklearn.base.is_classifier(MLPClassifier())
+    assert sklearn.base.is_classifier(Perceptron())
+    assert sklearn.base.is_classifier(MLPClassifier())
 
 
 def test_without_sklearn_the_import_error_says_what_to_install():

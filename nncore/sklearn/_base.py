@@ -121,12 +121,16 @@ class _BaseMLP(BaseEstimator):
                 stack.append(layers.Dropout(float(self.dropout)))
         stack.append(layers.Dense(n_outputs, activation=out_activation, kernel_regularizer=reg))
         seed = int(check_random_state(self.random_state).randint(0, 2**31 - 1))
-        model = Sequential(stack, seed=seed, backend=self.backend, dtype=np.dtype(self.dtype).name)
+        model = Sequential(stack, seed=seed, backend=self.backend,
+                           dtype=np.dtype(self.dtype).name)
         model.compile(optimizer=self._make_optimizer(), loss=loss)
         return model
 
     # ------------------------------------------------------------ training
     def _fit(self, X, y, sample_weight, incremental: bool, classes=None):
+        # Arguments first, so that a bad one leaves a fitted estimator exactly as it was.
+        self._check_params()
+        self._make_optimizer()
         first = not (incremental and hasattr(self, "model_"))
         X, Y = self._validate(X, y, reset=first)
         sw = None if sample_weight is None else _check_sample_weight(sample_weight, X)
@@ -140,8 +144,6 @@ class _BaseMLP(BaseEstimator):
             self.best_validation_score_ = -np.inf if self.validation_scores_ is not None \
                 else None
             self._no_improvement = 0
-        else:
-            self._check_params()
         batch = min(200, len(X)) if self.batch_size == "auto" else int(self.batch_size)
         if incremental:
             self._epoch(X, Y, sw, batch)
@@ -198,8 +200,8 @@ class _BaseMLP(BaseEstimator):
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target "
                              "y is None.")
         # Sparse input is refused (accept_sparse=False): sklearn's TypeError says to densify.
-        return validate_data(self, X, y, reset=reset, multi_output=True, y_numeric=self._y_numeric,
-                             dtype=(np.float64, np.float32))
+        return validate_data(self, X, y, reset=reset, multi_output=True,
+                             y_numeric=self._y_numeric, dtype=(np.float64, np.float32))
 
     def _forward(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
