@@ -19,9 +19,11 @@ Example
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from nncore._checks import to_array
 from nncore.exceptions import NotFittedError
@@ -29,12 +31,92 @@ from nncore.exceptions import NotFittedError
 __all__ = ["LinearRegression", "NotFittedError"]
 
 
+def _check_2d(X: Any, name: str = "X") -> np.ndarray:
+    """``X`` as a finite, non-empty 2-D float64 array. The messages contain scikit-learn's
+    phrases ("Reshape your data", "0 feature(s)", "sparse"), which its checks look for."""
+    if sp.issparse(X):
+        raise TypeError(f"Sparse data was passed for {name}, but dense data is required. "
+                        "Use '.toarray()' to convert it to a dense numpy array.")
+    A = _as_float(X, name)
+    if A.ndim == 1:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features). Reshape your data: for "
+                         f"a single feature use {name}.reshape(-1, 1). "
+                         f"Received: {name}.shape={A.shape}")
+    if A.ndim == 2 and A.shape[0] > 0 and A.shape[1] == 0:
+        raise ValueError(f"{name} must be a non-empty 2-D array: found array with 0 feature(s) "
+                         f"(shape={A.shape}) while a minimum of 1 is required.")
+    if A.ndim != 2 or A.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty 2-D array (n_samples, n_features). "
+                         f"Received: {name}.shape={A.shape}")
+    return A
+
+
+def _check_y_given(y: Any, owner: str) -> None:
+    if y is None:
+        raise ValueError(f"{owner} requires y to be passed, but the target y is None.")
+
+
+class _Estimator:
+    """scikit-learn's estimator protocol without importing scikit-learn (an optional
+    dependency): ``get_params``/``set_params`` read the constructor's signature, as
+    ``sklearn.base.BaseEstimator`` does, so ``clone``, Pipeline and GridSearchCV work. The
+    constructor only stores its arguments; they are checked in ``fit``."""
+
+    _estimator_type = "regressor"
+    # scikit-learn's estimator checks that fail on purpose, with why
+    # (nncore.sklearn.expected_failed_checks hands them to check_estimator).
+    _expected_failed_checks = {
+        "check_estimators_unfitted":
+            "raises nncore.exceptions.NotFittedError (a ValueError and AttributeError, as "
+            "sklearn's), not sklearn's class: nncore does not import scikit-learn",
+        "check_complex_data":
+            "complex input is refused with a TypeError (nncore's rule for dtypes), sklearn "
+            "expects a ValueError",
+        "check_dtype_object":
+            "object arrays are refused with a TypeError (nncore's rule: no object arrays), "
+            "sklearn expects them converted to float",
+    }
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        sig = inspect.signature(cls.__init__)
+        return sorted(p.name for p in sig.parameters.values()
+                      if p.name != "self" and p.kind != p.VAR_KEYWORD)
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's arguments, by name (``deep`` is accepted for scikit-learn)."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> _Estimator:
+        """Set constructor arguments by name; they are checked by the next ``fit``."""
+        valid = self._param_names()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"Invalid parameter {name!r} for estimator {self!r}. "
+                                 f"Valid parameters are: {valid!r}.")
+            setattr(self, name, value)
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "coef_")
+
+    def __sklearn_tags__(self):
+        # Only scikit-learn calls this, so scikit-learn is already imported here.
+        from sklearn.utils import ClassifierTags, RegressorTags, Tags, TargetTags
+        classifier = self._estimator_type == "classifier"
+        return Tags(estimator_type=self._estimator_type,
+                    target_tags=TargetTags(required=True, multi_output=not classifier,
+                                           single_output=True),
+                    classifier_tags=ClassifierTags(multi_class=False) if classifier else None,
+                    regressor_tags=None if classifier else RegressorTags())
+
+
 def _as_float(value: Any, name: str) -> np.ndarray:
     """``value`` as a finite float64 array; complex, object and string arrays are refused."""
     return to_array(value, name, np.float64, allow_empty=True)
 
 
-class LinearRegression:
+class LinearRegression(_Estimator):
     """Ordinary least squares, ``y = X @ coef_.T + intercept_``, via the pseudo-inverse.
 
     Parameters
@@ -53,6 +135,10 @@ class LinearRegression:
         the solution returned is then the one of smallest norm).
     n_features_in_ : int
 
+    The constructor only stores its arguments (scikit-learn's rule; ``fit`` checks them),
+    and ``get_params``/``set_params``/``sklearn.base.clone`` work without nncore
+    importing scikit-learn.
+
     Example
     -------
     >>> reg = LinearRegression().fit([[1, 0], [0, 1], [1, 1], [2, 1]], [5, 2, 4, 6])
@@ -61,10 +147,7 @@ class LinearRegression:
     """
 
     def __init__(self, fit_intercept: bool = True) -> None:
-        if not isinstance(fit_intercept, (bool, np.bool_)):
-            raise TypeError(f"fit_intercept must be True or False. "
-                            f"Received: fit_intercept={fit_intercept!r}")
-        self.fit_intercept = bool(fit_intercept)
+        self.fit_intercept = fit_intercept  # stored as given (sklearn's rule), checked in fit
 
     def __repr__(self) -> str:
         return f"LinearRegression(fit_intercept={self.fit_intercept})"
@@ -89,7 +172,11 @@ class LinearRegression:
         >>> LinearRegression(fit_intercept=False).fit([[1.0], [2.0]], [2.0, 4.0]).coef_
         array([2.])
         """
+        if not isinstance(self.fit_intercept, (bool, np.bool_)):
+            raise TypeError(f"fit_intercept must be True or False. "
+                            f"Received: fit_intercept={self.fit_intercept!r}")
         X = self._check_X(X)
+        _check_y_given(y, "LinearRegression")
         Y = _as_float(y, "y")
         if Y.ndim not in (1, 2) or Y.shape[0] != X.shape[0] or (Y.ndim == 2 and Y.shape[1] == 0):
             raise ValueError(f"y must have shape ({X.shape[0]},) or ({X.shape[0]}, n_targets) "
@@ -123,13 +210,14 @@ class LinearRegression:
         >>> LinearRegression().fit([[0.0], [1.0]], [1.0, 3.0]).predict([[2.0]]).round(6)
         array([5.])
         """
-        if not hasattr(self, "coef_"):
+        if not self.__sklearn_is_fitted__():
             raise NotFittedError("This LinearRegression is not fitted yet: call fit(X, y) "
                                  "before predict or score.")
         X = self._check_X(X)
         if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but this LinearRegression was "
-                             f"fitted with {self.n_features_in_}. Received: X.shape={X.shape}")
+            raise ValueError(f"X has {X.shape[1]} features, but LinearRegression is expecting "
+                             f"{self.n_features_in_} features as input (it was fitted with "
+                             f"{self.n_features_in_}). Received: X.shape={X.shape}")
         return X @ self.coef_.T + self.intercept_
 
     def score(self, X: Any, y: Any) -> float:
@@ -161,11 +249,4 @@ class LinearRegression:
 
     @staticmethod
     def _check_X(X: Any) -> np.ndarray:
-        A = _as_float(X, "X")
-        if A.ndim == 1:
-            raise ValueError("X must be 2-D (n_samples, n_features); for a single feature use "
-                             f"X.reshape(-1, 1). Received: X.shape={A.shape}")
-        if A.ndim != 2 or A.shape[0] == 0 or A.shape[1] == 0:
-            raise ValueError("X must be a non-empty 2-D array (n_samples, n_features). "
-                             f"Received: X.shape={A.shape}")
-        return A
+        return _check_2d(X)

@@ -23,10 +23,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-
+import scipy.sparse as sp
 
 from nncore.exceptions import ConvergenceWarning, NotFittedError
-from nncore.linear import _as_float
+from nncore.linear import _as_float, _check_2d, _check_y_given, _Estimator
 
 __all__ = ["AND", "NAND", "OR", "XOR", "ConvergenceWarning", "NotFittedError", "Perceptron",
            "step"]
@@ -59,7 +59,7 @@ def _is_real_number(value: Any) -> bool:
             and not isinstance(value, (bool, np.bool_)))
 
 
-class Perceptron:
+class Perceptron(_Estimator):
     """A single perceptron: ``y = step(X @ weights + bias)``.
 
     Parameters
@@ -70,14 +70,23 @@ class Perceptron:
         Added to the weighted sum; ``-bias`` is the threshold the sum must exceed.
     name : str, optional
         Shown by ``repr`` (the course's gates are named "AND", "OR", "NAND").
+    learning_rate, max_epochs, shuffle, random_state :
+        The defaults of :meth:`fit` (0.1, 100, False, None), so that scikit-learn's
+        GridSearchCV can tune them.
+
+    The constructor only stores its arguments (scikit-learn's rule): they are checked
+    when used, and ``get_params``/``set_params``/``sklearn.base.clone`` work.
 
     Attributes
     ----------
-    weights : ndarray of float64, shape (k,) or None
-    bias : float
-    converged_, n_epochs_, errors_ :
+    coef_ : ndarray of float64, shape (k,)
+    intercept_ : float
+        The weights and bias learnt by :meth:`fit`, used by ``predict`` from then on.
+    converged_, n_epochs_ (also ``n_iter_``), errors_ :
         Set by :meth:`fit`: whether an epoch ended without a mistake, how many epochs ran,
         and the misclassifications counted in each epoch.
+    classes_, n_features_in_ :
+        ``[0, 1]`` and k, as scikit-learn's classifiers.
 
     Example
     -------
@@ -86,27 +95,42 @@ class Perceptron:
     array([0, 0, 0, 1])
     """
 
+    _estimator_type = "classifier"
+    # The course's perceptron learns 0/1 truth tables, so the checks that train on other
+    # labels (1/2, -1/1, strings, a column vector) fail on purpose.
+    _labels = "y must hold the labels 0 and 1; the check trains on other labels"
+    _expected_failed_checks = dict(_Estimator._expected_failed_checks, **{
+        "check_estimators_dtypes": _labels + " (1 and 2)",
+        "check_classifier_data_not_an_array": _labels + " (1 and 2)",
+        "check_fit2d_1feature": _labels + " (1 and 2)",
+        "check_classifiers_classes": _labels + " (strings)",
+        "check_supervised_y_2d": "y must be 1-D 0/1 labels; a (n, 1) column is refused",
+        "check_fit2d_predict1d": "predict of one 1-D input vector returns its 0/1 output "
+                                 "(the course's p([x1, x2])), it does not raise",
+    })
+    del _labels
+
     def __init__(self, weights: Sequence[float] | np.ndarray | None = None, bias: float = 0.0,
-                 *, name: str | None = None) -> None:
-        if weights is None:
-            self.weights: np.ndarray | None = None
-        else:
-            W = _as_float(weights, "weights")
-            if W.ndim != 1 or W.size == 0:
-                raise ValueError("weights must be a non-empty 1-D sequence (one weight per "
-                                 f"input). Received: weights={weights!r}")
-            self.weights = W
-        if not _is_real_number(bias):
-            raise TypeError(f"bias must be a real number. Received: bias={bias!r}")
-        self.bias = float(_as_float(bias, "bias"))
-        if name is not None and not isinstance(name, str):
-            raise TypeError(f"name must be a string or None. Received: name={name!r}")
+                 *, name: str | None = None, learning_rate: float = 0.1, max_epochs: int = 100,
+                 shuffle: bool = False, random_state: int | np.random.Generator | None = None,
+                 ) -> None:
+        # Stored as given (scikit-learn's rule, which clone relies on); checked where used.
+        self.weights = weights
+        self.bias = bias
         self.name = name
+        self.learning_rate = learning_rate
+        self.max_epochs = max_epochs
+        self.shuffle = shuffle
+        self.random_state = random_state
 
     def __repr__(self) -> str:
-        W = None if self.weights is None else [float(w) for w in self.weights]
+        try:
+            W, b = self._given_weights()
+            W = None if W is None else [float(w) for w in W]
+        except (TypeError, ValueError):
+            W, b = self.weights, self.bias
         name = "" if self.name is None else f", name={self.name!r}"
-        return f"Perceptron(weights={W}, bias={self.bias!r}{name})"
+        return f"Perceptron(weights={W}, bias={b!r}{name})"
 
     # -- inference ---------------------------------------------------------------------
 
@@ -128,12 +152,14 @@ class Perceptron:
         >>> Perceptron(weights=(1.0, 1.0), bias=-0.5).predict([0, 1])
         1
         """
-        W = self._fitted_weights()
-        X = _as_float(X, "X")
+        W, b = self._fitted_weights()
+        X = _check_sparse(X)
         if X.ndim == 0 or X.shape[-1] != W.size:
-            raise ValueError(f"X must end with an axis of {W.size} inputs (one per weight). "
+            raise ValueError(f"X has {X.shape[-1] if X.ndim else 0} features, but Perceptron "
+                             f"is expecting {W.size} features as input: X must end with an "
+                             f"axis of {W.size} inputs (one per weight). "
                              f"Received: X.shape={X.shape}")
-        return step(X @ W + self.bias)
+        return step(X @ W + b)
 
     def __call__(self, *inputs: Any) -> Any:
         """``p(x1, x2, ...)`` with one value (or array) per input, or ``p(X)`` as predict.
@@ -170,10 +196,15 @@ class Perceptron:
 
     # -- learning ------------------------------------------------------------------------
 
-    def fit(self, X: Any, y: Any, learning_rate: float = 0.1, max_epochs: int = 100, *,
-            shuffle: bool = False, random_state: int | np.random.Generator | None = None,
-            ) -> Perceptron:
+    def fit(self, X: Any, y: Any, learning_rate: float | None = None,
+            max_epochs: int | None = None, *, shuffle: bool | None = None,
+            random_state: int | np.random.Generator | None = None) -> Perceptron:
         """Learn weights with Rosenblatt's perceptron rule, starting from zeros.
+
+        The learnt weights go to ``coef_`` and ``intercept_`` (which ``predict`` then
+        uses); the constructor's ``weights`` and ``bias`` stay as given (scikit-learn's
+        rule: fit never changes the parameters). The keyword arguments, when given,
+        override the constructor's for this fit.
 
         For each sample in turn, with ``y_hat = step(x @ w + b)``::
 
@@ -191,13 +222,13 @@ class Perceptron:
             Inputs, one sample per row.
         y : array_like, shape (n,)
             Targets, each 0 or 1.
-        learning_rate : float, default 0.1
+        learning_rate : float, default: the constructor's (0.1)
             Step size, > 0.
-        max_epochs : int, default 100
+        max_epochs : int, default: the constructor's (100)
             Upper bound on the number of passes over the data, >= 1.
-        shuffle : bool, default False
+        shuffle : bool, default: the constructor's (False)
             Visit the samples in a new random order each epoch.
-        random_state : int, Generator or None
+        random_state : int, Generator or None, default: the constructor's
             Seed of that order (only used with ``shuffle=True``).
 
         Returns
@@ -210,6 +241,10 @@ class Perceptron:
         >>> p.converged_, p.predict([[0, 0], [1, 1]]).tolist()
         (True, [0, 1])
         """
+        learning_rate = self.learning_rate if learning_rate is None else learning_rate
+        max_epochs = self.max_epochs if max_epochs is None else max_epochs
+        shuffle = self.shuffle if shuffle is None else shuffle
+        random_state = self.random_state if random_state is None else random_state
         X, y = self._check_xy(X, y)
         if not _is_real_number(learning_rate) or not np.isfinite(learning_rate) \
                 or learning_rate <= 0:
@@ -240,7 +275,10 @@ class Perceptron:
             if mistakes == 0:
                 break
 
-        self.weights, self.bias = W, float(b)
+        self.coef_, self.intercept_ = W, float(b)
+        self.classes_ = np.array([0, 1])
+        self.n_features_in_ = X.shape[1]
+        self.n_iter_ = len(errors)
         self.errors_ = errors
         self.n_epochs_ = len(errors)
         self.converged_ = errors[-1] == 0
@@ -255,34 +293,65 @@ class Perceptron:
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _fitted_weights(self) -> np.ndarray:
-        if self.weights is None:
+    def _given_weights(self) -> tuple[np.ndarray | None, float]:
+        """The constructor's weights and bias, checked."""
+        W = None
+        if self.weights is not None:
+            W = _as_float(self.weights, "weights")
+            if W.ndim != 1 or W.size == 0:
+                raise ValueError("weights must be a non-empty 1-D sequence (one weight per "
+                                 f"input). Received: weights={self.weights!r}")
+        if not _is_real_number(self.bias):
+            raise TypeError(f"bias must be a real number. Received: bias={self.bias!r}")
+        if self.name is not None and not isinstance(self.name, str):
+            raise TypeError(f"name must be a string or None. Received: name={self.name!r}")
+        return W, float(_as_float(self.bias, "bias"))
+
+    def _fitted_weights(self) -> tuple[np.ndarray, float]:
+        """The learnt weights after fit, else the constructor's."""
+        if self.__sklearn_is_fitted__():
+            return self.coef_, self.intercept_
+        W, b = self._given_weights()
+        if W is None:
             raise NotFittedError("This Perceptron has no weights yet: pass weights= to the "
                                  "constructor or call fit(X, y) first.")
-        return self.weights
+        return W, b
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "coef_")
 
     @staticmethod
     def _check_xy(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-        X = _as_float(X, "X")
-        if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
-            raise ValueError("X must be a non-empty 2-D array (n_samples, n_inputs). "
-                             f"Received: X.shape={X.shape}")
+        X = _check_2d(X)
+        _check_y_given(y, "Perceptron")
         y = _as_float(y, "y")
         if y.shape != (X.shape[0],):
             raise ValueError(f"y must be 1-D with one label per row of X ({X.shape[0]}). "
                              f"Received: y.shape={y.shape}")
         if not np.all((y == 0) | (y == 1)):
-            raise ValueError("y must hold binary labels 0 and 1. "
+            # The phrases scikit-learn's checks look for lead: "Unknown label type" for
+            # real-valued y, "Only binary classification is supported" for more classes.
+            kind = "Unknown label type: continuous" if np.any(y != np.round(y)) else \
+                "Only binary classification is supported."
+            raise ValueError(f"{kind} y must hold binary labels 0 and 1. "
                              f"Received: y with values {np.unique(y).tolist()}")
         return X, y.astype(np.int64)
+
+
+def _check_sparse(X: Any) -> np.ndarray:
+    """X as a float64 array of any shape; sparse matrices are refused (densify them)."""
+    if sp.issparse(X):
+        raise TypeError("Sparse data was passed for X, but dense data is required. "
+                        "Use '.toarray()' to convert it to a dense numpy array.")
+    return _as_float(X, "X")
 
 
 # The course's gates (weights from the lecture notes). NAND is written there as AND's
 # weights with the output inverted; negating AND's weights and bias gives the same truth
 # table except on the boundary a = 0, which no 0/1 input reaches.
-AND = Perceptron(weights=(0.5, 0.5), bias=-0.7, name="AND")
-OR = Perceptron(weights=(1.0, 1.0), bias=-0.5, name="OR")
-NAND = Perceptron(weights=(-0.5, -0.5), bias=0.7, name="NAND")
+AND = Perceptron(weights=np.array([0.5, 0.5]), bias=-0.7, name="AND")
+OR = Perceptron(weights=np.array([1.0, 1.0]), bias=-0.5, name="OR")
+NAND = Perceptron(weights=np.array([-0.5, -0.5]), bias=0.7, name="NAND")
 
 
 def XOR(x1: Any, x2: Any = None) -> Any:

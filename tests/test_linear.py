@@ -124,5 +124,7 @@ def test_predict_and_score_refuse_bad_input():
         reg.predict(np.zeros((3, 3)))
     with pytest.raises(ValueError, match=r"y.shape=\(2,\)"):
         reg.score(np.zeros((3, 2)), np.zeros(2))
+    # The constructor only stores its arguments (scikit-learn's rule, which clone and
+    # check_estimator rely on): a bad fit_intercept is refused by fit.
     with pytest.raises(TypeError, match="fit_intercept='yes'"):
-        LinearRegression(fit_intercept="yes")
+        LinearRegression(fit_intercept="yes").fit(*exact_data())

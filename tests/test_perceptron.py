@@ -90,7 +90,10 @@ def test_fit_and_hand_computed_trajectory():
     assert p.converged_ is True
     assert p.errors_ == [1, 3, 3, 2, 1, 0]
     assert p.n_epochs_ == 6
-    assert p.weights.tolist() == [1.0, 2.0] and p.bias == -2.0
+    # fit writes coef_/intercept_; the constructor's weights/bias stay as given
+    # (scikit-learn's rule, which clone and GridSearchCV rely on).
+    assert p.coef_.tolist() == [1.0, 2.0] and p.intercept_ == -2.0
+    assert p.weights is None and p.bias == 0.0
 
 
 def test_learning_rate_only_scales_the_weights_from_zero_start():
@@ -98,8 +101,8 @@ def test_learning_rate_only_scales_the_weights_from_zero_start():
     # sees signs: the same mistakes happen, with weights scaled by the learning rate.
     p = Perceptron().fit(np.array(INPUTS), TABLES["AND"], learning_rate=0.1)
     assert p.errors_ == [1, 3, 3, 2, 1, 0]
-    np.testing.assert_allclose(p.weights, [0.1, 0.2], rtol=1e-12)
-    assert p.bias == pytest.approx(-0.2, rel=1e-12)
+    np.testing.assert_allclose(p.coef_, [0.1, 0.2], rtol=1e-12)
+    assert p.intercept_ == pytest.approx(-0.2, rel=1e-12)
 
 
 @pytest.mark.parametrize("name", ["AND", "OR", "NAND"])
@@ -132,7 +135,7 @@ def test_fit_with_shuffle_is_reproducible():
     a = Perceptron().fit(X, y, shuffle=True, random_state=3)
     b = Perceptron().fit(X, y, shuffle=True, random_state=3)
     assert a.converged_ and a.errors_ == b.errors_
-    np.testing.assert_array_equal(a.weights, b.weights)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
     np.testing.assert_array_equal(a.predict(X), y)
 
 
@@ -156,7 +159,8 @@ def test_fit_refuses_bad_data(X, y, match):
     p = Perceptron(weights=[1.0, 1.0], bias=-1.5)
     with pytest.raises(ValueError, match=match.replace("(", r"\(").replace(")", r"\)")):
         p.fit(X, y)
-    assert p.weights.tolist() == [1.0, 1.0] and p.bias == -1.5  # left as it was
+    assert p.weights == [1.0, 1.0] and p.bias == -1.5  # left as it was
+    assert not hasattr(p, "coef_")
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
@@ -180,7 +184,9 @@ def test_bad_inputs_to_a_gate():
         AND.predict(np.array(["a", "b"]))
     with pytest.raises(ValueError, match="x1 must be finite"):
         AND(np.nan, 1)
+    # The constructor only stores its arguments (scikit-learn's rule); they are checked
+    # when the weights are used.
     with pytest.raises(ValueError, match="weights"):
-        Perceptron(weights=[[0.5, 0.5]])
+        Perceptron(weights=[[0.5, 0.5]]).predict([0, 1])
     with pytest.raises(TypeError, match="bias=None"):
-        Perceptron(weights=[0.5, 0.5], bias=None)
+        Perceptron(weights=[0.5, 0.5], bias=None)([0, 1])
