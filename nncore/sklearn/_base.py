@@ -14,11 +14,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from nncore import layers, optimizers, regularizers
+from nncore.backends.codes import ACTIVATIONS
 from nncore.models import Sequential
 
 
-_ACTIVATIONS = ("relu", "tanh", "sigmoid", "logistic", "identity", "linear", "elu", "gelu",
-                "selu", "softplus", "swish", "leaky_relu")
+# nncore's hidden-layer activations (softmax is an output), and sklearn's names for two.
+_ACTIVATIONS = tuple(a for a in ACTIVATIONS if a != "softmax") + ("logistic", "identity")
 
 
 class _BaseMLP(BaseEstimator):
