@@ -24,8 +24,15 @@ typedef struct {
 static int collect(struct dl_phdr_info *info, size_t size, void *data)
 {
     candidates_t *c = data;
+    const char *base;
     (void)size;
-    if (info->dlpi_name && strstr(info->dlpi_name, "blas") && c->count < MAX_CANDIDATES &&
+    if (info->dlpi_name == NULL)
+        return 0;
+    /* The file's name, not its folders: a checkout under a path containing "blas" must
+     * not make every library in it a candidate. */
+    base = strrchr(info->dlpi_name, '/');
+    base = base ? base + 1 : info->dlpi_name;
+    if (strstr(base, "blas") && c->count < MAX_CANDIDATES &&
         strlen(info->dlpi_name) < PATH_LEN)
         strcpy(c->paths[c->count++], info->dlpi_name);
     return 0;
