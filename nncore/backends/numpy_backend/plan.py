@@ -54,27 +54,40 @@ class DensePlan:
                        in zip(weights, grads, codes, alphas)]
         self.loss_code, self.from_logits = loss_code, from_logits
         self.delta, self.fused = delta, fused
+        self._work: dict[int, tuple[list, np.ndarray]] = {}
+
+    def _workspace(self, n: int) -> tuple[list, np.ndarray]:
+        """Z, Y and dX of each layer and the loss gradient for batches of ``n`` rows, made
+        once per batch size (fresh arrays of this size every step cost page faults)."""
+        work = self._work.get(n)
+        if work is None:
+            if len(self._work) > 8:  # many batch sizes: keep memory bounded
+                self._work.clear()
+            arrays = []
+            for i, (W, _, _, _, code, _) in enumerate(self.layers):
+                Z = np.empty((n, W.shape[1]), W.dtype)
+                Y = Z if code == _LINEAR else np.empty_like(Z)
+                arrays.append((Z, Y, np.empty((n, W.shape[0]), W.dtype) if i else None))
+            work = self._work[n] = (arrays, np.empty_like(arrays[-1][0]))
+        return work
 
     def train_step(self, X: np.ndarray, T: np.ndarray, sw: np.ndarray | None):
         """Forward, loss and backward for the batch ``X``; writes every gradient and
-        returns ``(loss, Y_L)``."""
-        n, passes, A = len(X), [], X
-        for W, b, _, _, code, alpha in self.layers:
-            Z = np.empty((n, W.shape[1]), W.dtype)
-            Y = Z if code == _LINEAR else np.empty_like(Z)
+        returns ``(loss, Y_L)`` (Y_L is overwritten by the next step of this size)."""
+        arrays, dA = self._workspace(len(X))
+        A = X
+        for (W, b, _, _, code, alpha), (Z, Y, _) in zip(self.layers, arrays):
             dense.forward(A, W, b, code, alpha, Z, Y)
-            passes.append((A, Z, Y))
             A = Y
-        out = passes[-1][1] if self.fused else passes[-1][2]
-        dA = np.empty_like(out)
+        out = arrays[-1][0] if self.fused else arrays[-1][1]
         value = losses.loss(self.loss_code, T, out, self.from_logits or self.fused,
                             self.delta, sw, dA)
         for i in range(len(self.layers) - 1, -1, -1):  # the chain rule, last layer first
             W, _, dW, db, code, alpha = self.layers[i]
-            A, Z, Y = passes[i]
+            Z, Y, dX = arrays[i]
+            A = X if i == 0 else arrays[i - 1][1]
             if self.fused and i == len(self.layers) - 1:
                 code = _LINEAR  # dA is dL/dZ already
-            dX = np.empty_like(A) if i else None
             dense.backward(dA, A, W, Z, Y, code, alpha, dA, dW, db, dX)
             dA = dX
-        return value, passes[-1][2]
+        return value, arrays[-1][1]
