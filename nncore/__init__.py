@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "NotCompiledError", "Sequential", "activations", "backend", "backends", "callbacks",
-    "datasets", "exceptions", "get_backend", "initializers", "layers", "linear", "load_model", "losses",
-    "metrics", "optimizers", "perceptron", "regularizers", "set_backend", "use_backend",
-    "__version__",
+    "datasets", "exceptions", "get_backend", "initializers", "layers", "linear",
+    "load_model", "losses", "metrics", "optimizers", "perceptron", "regularizers",
+    "set_backend", "use_backend", "__version__",
 ]

@@ -50,7 +50,7 @@ _installed = False
 
 def _install_handler() -> None:
     global _installed
-    if not _installed and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _MAIN.on_sigint)
     _installed = True
 

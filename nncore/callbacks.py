@@ -15,8 +15,7 @@ import warnings
 
 import numpy as np
 
-from nncore._checks import check_float
-from nncore._checks import check_int
+from nncore._checks import check_float, check_int
 from nncore.optimizers import schedules
 
 

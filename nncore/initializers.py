@@ -199,6 +199,15 @@ def get(identifier) -> Initializer | None:
     return _BY_NAME[get_name(identifier)]()
 
 
+def get_required(identifier, argument: str) -> Initializer:
+    """:func:`get` for a layer's argument, where None is refused by the argument's name:
+    Keras's add_weight would then pick glorot_uniform, even for a bias."""
+    if identifier is None:
+        raise ValueError(f"{argument} must be an initializer name or object, such as "
+                         f"'glorot_uniform'. Received: {argument}=None")
+    return get(identifier)
+
+
 def get_name(identifier) -> str:
     """The snake_case name of an initializer given by it or by its class name
     (``"HeNormal"``, as Keras accepts too)."""

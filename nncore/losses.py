@@ -18,10 +18,9 @@ import warnings
 import numpy as np
 
 from nncore.backends import get_backend
-from nncore._checks import check_float
+from nncore._checks import check_float, compute_dtype, to_array
 from nncore.backends.base import loss_name
 from nncore.backends.numpy_backend import losses as _reference
-from nncore._checks import compute_dtype, to_array
 
 
 class Loss:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from nncore import initializers
 from nncore._checks import check_float
 from nncore.layers.base import Layer
-from nncore.layers.dense import _initializer
 
 
 class BatchNormalization(Layer):
@@ -14,8 +14,8 @@ class BatchNormalization(Layer):
     Training normalises with the batch's own mean and variance and updates the moving
     averages (``momentum`` 0.99); inference uses the moving averages. A frozen layer
     (``trainable=False``) runs in inference mode even inside ``fit``, as in Keras: it
-    normalises with the moving averages and leaves them as they are (fine-tuning). ``gamma`` (scale)
-    and ``beta`` (center) are learned; the moving statistics are non-trainable, so a
+    normalises with the moving averages and leaves them as they are (fine-tuning).
+    ``gamma`` (scale) and ``beta`` (center) are learned; the moving statistics are non-trainable, so a
     layer over ``d`` features has ``2 d`` trainable and ``2 d`` non-trainable parameters.
     It eases vanishing and exploding gradients by keeping activations in a steady range.
 
@@ -34,7 +34,7 @@ class BatchNormalization(Layer):
         self.momentum = check_float(momentum, "momentum", low=0.0, high=1.0)
         self.epsilon = check_float(epsilon, "epsilon", low=0.0, low_open=True)
         self.center, self.scale = bool(center), bool(scale)
-        self.initializers = {name: _initializer(init, f"{name}_initializer")
+        self.initializers = {name: initializers.get_required(init, f"{name}_initializer")
                              for name, init in (
             ("gamma", gamma_initializer), ("beta", beta_initializer),
             ("moving_mean", moving_mean_initializer),

@@ -28,8 +28,8 @@ class Dense(Layer):
         self.units = check_int(units, "units", low=1, high=MAX_WIDTH)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = _initializer(kernel_initializer, "kernel_initializer")
-        self.bias_initializer = _initializer(bias_initializer, "bias_initializer")
+        self.kernel_initializer = initializers.get_required(kernel_initializer, "kernel_initializer")
+        self.bias_initializer = initializers.get_required(bias_initializer, "bias_initializer")
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
 
@@ -98,12 +98,3 @@ class Dense(Layer):
         extra = f", input_dim={self.input_dim}" if self.input_dim else ""
         return (f"Dense(units={self.units}, activation={self.activation!r}, "
                 f"use_bias={self.use_bias}{extra})")
-
-
-def _initializer(identifier, name: str):
-    """``initializers.get`` without its None (Keras's add_weight would then pick
-    glorot_uniform even for a bias; a layer here names its initializers explicitly)."""
-    if identifier is None:
-        raise ValueError(f"{name} must be an initializer name or object, such as "
-                         f"'glorot_uniform'. Received: {name}=None")
-    return initializers.get(identifier)

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nncore._checks import check_float
+from nncore._checks import check_float, check_int
 from nncore.layers.base import Layer
-from nncore._checks import check_int
 
 
 class Dropout(Layer):

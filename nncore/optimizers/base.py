@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from nncore._checks import check_int, snake_case
+from nncore._checks import check_float, check_int, snake_case
 
 from nncore.backends.base import Backend
-from nncore._checks import check_float
 from nncore.optimizers import schedules
 
 

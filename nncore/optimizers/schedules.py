@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import math
 
-from nncore._checks import check_float
-from nncore._checks import check_int
+from nncore._checks import check_float, check_int
 
 
 class LearningRateSchedule:
