@@ -58,6 +58,26 @@ def batch(n, k, d, seed=1):
     rng = np.random.default_rng(seed)
     return (rng.normal(size=(n, k)).astype(np.float32),
             rng.integers(0, d, size=n).astype(np.int64))
+
+# Calls call(i) (a kernel that lets the GIL go) until other(), started in a second
+# thread, has had its turn, which the 100 s switch interval gives it only while the kernel
+# runs. Returns the last result of call, what other returned and the number of calls.
+def while_other_runs(call, other):
+    go, seen = threading.Event(), []
+    def run():
+        go.wait()
+        seen.append(other())
+    thread = threading.Thread(target=run)
+    thread.start()
+    sys.setswitchinterval(100.0)
+    go.set()
+    calls, result = 0, None
+    while not seen and calls < 1000:
+        result = call(calls)
+        calls += 1
+    thread.join()
+    sys.setswitchinterval(0.005)
+    return result, seen[0], calls
 """
 
 
@@ -153,25 +173,14 @@ def test_plan_refuses_a_second_thread():
         X2, T2 = batch(7, 784, 10, seed=2)
         serial, _ = plan.train_step(X, T, None)
         want = [g.copy() for pair in grads for g in pair]
-        go, seen = threading.Event(), []
         def other():
-            go.wait()
             try:
                 plan.train_step(X2, T2, None)
-                seen.append("ran")
+                return "ran"
             except RuntimeError as exc:
-                seen.append(f"RuntimeError: {exc}")
-        thread = threading.Thread(target=other)
-        thread.start()
-        sys.setswitchinterval(100.0)
-        go.set()
-        calls = 0
-        while not seen and calls < 1000:  # until thread B has been woken and has tried
-            value, _ = plan.train_step(X, T, None)
-            calls += 1
-        thread.join()
-        sys.setswitchinterval(0.005)
-        print(seen[0])
+                return f"RuntimeError: {exc}"
+        (value, _), seen, _ = while_other_runs(lambda i: plan.train_step(X, T, None), other)
+        print(seen)
         print("same loss", value == serial)
         print("same grads", all(np.array_equal(g, w) for g, w in
                                 zip([g for pair in grads for g in pair], want)))
@@ -254,7 +263,7 @@ def test_kernel_holds_its_buffers_while_it_runs(kernel):
     the kernel runs without the GIL: it gets BufferError, and the result is right."""
     call = {
         "sgd": "_optimizers.sgd({w}, g, None, 0.5, 0.0, False, 0.0)",
-        "adam": "_optimizers.adam({w}, g, m, v, None, 0.5, 0.9, 0.999, 1e-7, calls + 1, 0.0)",
+        "adam": "_optimizers.adam({w}, g, m, v, None, 0.5, 0.9, 0.999, 1e-7, i + 1, 0.0)",
         "plan": "plan.train_step({w}, T, None)",
     }[kernel]
     out = run_child(f"""
@@ -273,32 +282,21 @@ def test_kernel_holds_its_buffers_while_it_runs(kernel):
             m, v = np.zeros(n, np.float32), np.zeros(n, np.float32)
             raw = bytearray(np.ones(n, np.float32).tobytes())
             view = memoryview(raw).cast("f")
-        go, seen = threading.Event(), []
         def other():
-            go.wait()
             try:
                 view.release()
                 raw.extend(bytes(1 << 26))  # moves the data: the kernel's pointer dangles
-                seen.append("released")
+                return "released"
             except BufferError as exc:
-                seen.append(f"BufferError: {{exc}}")
-        thread = threading.Thread(target=other)
-        thread.start()
-        sys.setswitchinterval(100.0)
-        go.set()
-        calls = 0
-        while not seen and calls < 1000:  # until thread B has been woken and has tried
-            result = {call.format(w="view")}
-            calls += 1
-        thread.join()
-        sys.setswitchinterval(0.005)
-        print(seen[0])
+                return f"BufferError: {{exc}}"
+        result, seen, calls = while_other_runs(lambda i: {call.format(w="view")}, other)
+        print(seen)
         if {kernel!r} == "plan":
             print("right", result[0] == want)
         else:
-            want, total = np.ones(n, np.float32), calls
+            want = np.ones(n, np.float32)
             m, v = np.zeros(n, np.float32), np.zeros(n, np.float32)
-            for calls in range(total):
+            for i in range(calls):
                 {call.format(w="want")}
             print("right", np.array_equal(np.frombuffer(view, np.float32), want))
     """)
