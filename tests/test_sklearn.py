@@ -12,7 +12,7 @@ sklearn = pytest.importorskip("sklearn", reason="scikit-learn is not installed")
 
 import joblib  # noqa: E402  (scikit-learn brings joblib)
 from sklearn.base import clone  # noqa: E402
-from sklearn.datasets import make_classification, make_regression  # noqa: E402
+from sklearn.datasets import make_classification  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.model_selection import GridSearchCV, cross_val_score  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
