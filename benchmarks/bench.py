@@ -138,18 +138,25 @@ def _measure_rounds(candidates: dict[str, Callable[[], object]],
     warm-up round (``plan.warmup``) come first.
 
     Interleaved so that a change of the machine's load between rounds slows both sides
-    of a round's ratio, where in blocks it slows one engine only. That is sound here
-    because the candidates share one thread pool: the native backend's GEMMs call NumPy's
-    own OpenBLAS, the same library and threads as the bound's ``numpy.matmul``, and the
-    numpy backend uses it too, so no candidate pays for another's spinning BLAS workers.
-    (``NNCORE_BLAS=scipy`` brings a second pool back; the report names the library the
-    native GEMMs call.)
+    of a round's ratio, where in blocks it slows one engine only. Each candidate starts
+    after a pause (``plan.switch_pause_s``): the candidates use two BLAS thread pools
+    (the native backend's GEMMs call scipy-openblas64, the bound's ``numpy.matmul`` and
+    the numpy backend NumPy's own OpenBLAS), and the workers of the pool that just ran
+    keep spinning for about 0.1 s on the two cores the next candidate needs. The report
+    names the library each pool is.
     """
     time.sleep(plan.switch_pause_s)  # PyTorch may have run just before: its OpenMP spins
     for _ in range(plan.warmup):
         for fn in candidates.values():
             fn()
-    return [{name: _timed(fn) for name, fn in candidates.items()} for _ in range(plan.reps)]
+    rounds = []
+    for _ in range(plan.reps):
+        times = {}
+        for name, fn in candidates.items():
+            time.sleep(plan.switch_pause_s)
+            times[name] = _timed(fn)
+        rounds.append(times)
+    return rounds
 
 
 def _summary(samples: dict[str, list[float]], per: int = 1) -> dict[str, dict]:
@@ -738,12 +745,12 @@ def environment(torch, load_at_start) -> dict:
 
 
 def _native_blas() -> str | None:
-    """The library the native backend's GEMMs call (NumPy's OpenBLAS or scipy's)."""
+    """The library the native backend's GEMMs call (scipy-openblas64, with its kernel)."""
     try:
-        from nncore.backends.native import _dense
+        from nncore.backends.native import _kernels
     except ImportError:
         return None
-    return _dense.BLAS
+    return _kernels.BLAS
 
 
 # ---------------------------------------------------------------- report

@@ -78,28 +78,15 @@ def to_array(x, name: str, dtype: np.dtype, *, ndim: int | tuple[int, ...] | Non
     return out
 
 
-#: From this many values on, all_finite checks through BLAS.
-BLAS_CHECK_SIZE = 2**20
-
-
 def all_finite(a: np.ndarray) -> bool:
-    """True when every value of the float array ``a`` is finite.
+    """True when every value of the non-empty float array ``a`` is finite.
 
-    The row sums ``a @ 1`` are one pass of BLAS (a matrix-vector product, which OpenBLAS
-    spreads over every core) and are NaN or inf when some value is. Only when finite
-    values overflowed a sum (|a| near the dtype's max) do min and max, which propagate
-    NaN and +-inf, decide. np.isfinite would allocate a mask; min and max alone are two
-    single-core passes, 2x slower on a training set (8,000 x 784 float32: 1.0 against
-    0.5 ms here).
+    Its min and max propagate NaN and +-inf: two passes that allocate nothing, where
+    np.isfinite would allocate a mask. Not a BLAS product, though one (``a @ 1``) is
+    half the time on a training set: NumPy's BLAS is a second OpenBLAS beside the one
+    nncore's GEMMs call, and its worker threads would spin on the cores the next GEMMs
+    need (benchmarks/README.md, "Which BLAS": 50 ms more per ``fit`` here).
     """
-    # Below a million values (a batch, not a training set) the data is in cache and the
-    # two reductions cost less than the BLAS call, errstate and their temporaries.
-    if a.size >= BLAS_CHECK_SIZE:
-        rows = a.reshape(len(a), -1) if a.ndim >= 2 else a.reshape(1, -1)
-        with np.errstate(all="ignore"):  # an overflow is possible, and handled below
-            sums = rows @ np.ones(rows.shape[1], a.dtype)
-        if math.isfinite(sums.min()) and math.isfinite(sums.max()):
-            return True
     return math.isfinite(a.min()) and math.isfinite(a.max())
 
 

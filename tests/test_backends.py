@@ -90,7 +90,7 @@ import json, sys, warnings
 
 class Missing:
     def find_spec(self, fullname, path=None, target=None):
-        if fullname == "nncore.backends.native._activations":
+        if fullname == "nncore.backends.native._kernels":
             raise ModuleNotFoundError(f"No module named {fullname!r}", name=fullname)
         return None
 
@@ -120,9 +120,9 @@ def test_missing_extension_warning_says_how_to_build():
                      "unbuilt source tree or a failed build", "`pip install -e .`"):
             assert part in message, (part, message)
         # Python's own words stay available, after the explanation.
-        assert message.index("pip install") < message.index("_activations")
+        assert message.index("pip install") < message.index("_kernels")
     assert "circular import" in warning  # the original text, kept as the detail
-    assert out[3].startswith("ImportError(") and "_activations" in out[3]
+    assert out[3].startswith("ImportError(") and "_kernels" in out[3]
 
 
 # ---------------------------------------------------------------- a whole MLP

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nncore._checks import (
-    BLAS_CHECK_SIZE, all_finite, as_dtype, check_choice, check_int, make_rng, to_array,
+    all_finite, as_dtype, check_choice, check_int, make_rng, to_array,
 )
 
 from conftest import DTYPES
@@ -181,7 +181,7 @@ def test_make_rng_is_deterministic_and_checks_its_seed():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("where", [0, 17, -1])
-@pytest.mark.parametrize("rows", [3, BLAS_CHECK_SIZE // 257 + 1])  # both ways of checking
+@pytest.mark.parametrize("rows", [1, 3, 4097])
 def test_all_finite_finds_one_bad_value_anywhere(dtype, bad, where, rows):
     a = np.linspace(-1, 1, rows * 257, dtype=dtype).reshape(rows, 257)
     assert all_finite(a)
@@ -190,10 +190,10 @@ def test_all_finite_finds_one_bad_value_anywhere(dtype, bad, where, rows):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_all_finite_is_not_fooled_by_an_overflowing_row_sum(dtype):
-    """Row sums overflow to inf for huge finite values: min and max must then decide."""
+def test_all_finite_takes_the_extremes_of_the_dtype(dtype):
+    """Values at the dtype's limits are finite (no sum of them may overflow into inf)."""
     huge = np.finfo(dtype).max
-    a = np.ones((1024, BLAS_CHECK_SIZE // 1024), dtype)  # large enough to take BLAS
+    a = np.ones((1024, 16), dtype)
     a[0, :2], a[1, :2] = [huge, -huge], [1.0, 0.5 * huge]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # and without a RuntimeWarning

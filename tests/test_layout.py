@@ -56,7 +56,7 @@ def test_the_import_graph_is_acyclic():
 
 
 def test_no_module_is_over_450_lines():
-    sources = list(PACKAGE.rglob("*.py")) + list(PACKAGE.rglob("*.pyx"))
+    sources = [p for pattern in ("*.py", "*.pyx", "*.pxi") for p in PACKAGE.rglob(pattern)]
     long = {str(p.relative_to(PACKAGE)): n for p in sources
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
     assert not long
@@ -64,3 +64,11 @@ def test_no_module_is_over_450_lines():
 
 def test_no_benchmark_code_is_installed():
     assert not [p for p in PACKAGE.rglob("*.py") if "bench" in p.name]
+
+
+def test_one_native_extension():
+    """The compiled kernels are one extension module (its .pxi files included), so the C
+    of csrc/ is compiled and linked once."""
+    native = PACKAGE / "backends" / "native"
+    assert [p.name for p in native.glob("*.pyx")] == ["_kernels.pyx"]
+    assert not list(native.glob("*.pxd"))

@@ -186,7 +186,7 @@ def test_native_dense_stacks_train_through_the_compiled_plan(native_ops):
     dense = nn.Sequential([nn.layers.Dense(4, input_dim=3, activation="relu"),
                            nn.layers.Dense(2, activation="softmax")], seed=0)
     dense.compile("adam", "sparse_categorical_crossentropy")
-    assert type(dense._dense_plan()).__module__ == "nncore.backends.native._plan"
+    assert type(dense._dense_plan()).__module__ == "nncore.backends.native._kernels"
     mixed = nn.Sequential([nn.layers.Dense(4, input_dim=3), nn.layers.Dropout(0.5),
                            nn.layers.Dense(2)], seed=0)
     mixed.compile("adam", "mse")
@@ -225,9 +225,9 @@ def test_compiled_plan_is_bit_identical_to_the_layer_path(backend, monkeypatch, 
 
 
 def test_stacks_deeper_than_a_plan_train_layer_by_layer(native_ops):
-    from nncore.backends.native import _plan
+    from nncore.backends.native import _kernels
 
-    depth = _plan.MAX_PLAN_LAYERS + 1
+    depth = _kernels.MAX_PLAN_LAYERS + 1
     model = nn.Sequential([nn.layers.Dense(2, input_dim=2)] +
                           [nn.layers.Dense(2) for _ in range(depth - 1)], seed=0)
     model.compile(nn.optimizers.SGD(0.01), "mse")

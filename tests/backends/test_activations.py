@@ -31,9 +31,9 @@ def test_native_activation_codes_match_the_interface(native_ops):
     from pathlib import Path
 
     from nncore.backends import codes
-    from nncore.backends.native import _activations
+    from nncore.backends.native import _kernels
 
-    assert _activations.NUM_ACTIVATIONS == len(ACTIVATION_CODES) == len(codes.ACTIVATIONS)
+    assert _kernels.NUM_ACTIVATIONS == len(ACTIVATION_CODES) == len(codes.ACTIVATIONS)
     header = Path(codes.__file__).resolve().parents[2] / "csrc" / "codes.h"
     if header.exists():  # a checkout, built
         assert header.read_text() == codes.c_header()
@@ -291,29 +291,29 @@ def test_bad_outputs_and_shapes_are_refused(backend):
 
 def test_native_kernels_refuse_what_they_cannot_read(native_ops):
     """Called directly, without the public checks: refused, never misread."""
-    from nncore.backends.native import _activations
+    from nncore.backends.native import _kernels
 
     relu = ACTIVATION_CODES["relu"]
     Z = np.ones((2, 3))
     with pytest.raises(TypeError):  # no float32/float64 signature matches
-        _activations.forward(relu, Z.astype(np.int64), Z.astype(np.int64), 0.0)
+        _kernels.activation_forward(relu, Z.astype(np.int64), Z.astype(np.int64), 0.0)
     # Cython's fused dispatch picks float64 from Z, then refuses the other buffer.
     with pytest.raises((TypeError, ValueError)):
-        _activations.forward(relu, Z, Z.astype(np.float32), 0.0)
+        _kernels.activation_forward(relu, Z, Z.astype(np.float32), 0.0)
     with pytest.raises((TypeError, ValueError)):
-        _activations.forward(relu, Z, Z.astype(np.float16), 0.0)
+        _kernels.activation_forward(relu, Z, Z.astype(np.float16), 0.0)
     with pytest.raises((TypeError, ValueError)):
-        _activations.backward(relu, Z, Z, Z, 0.0, Z.astype(np.float32))
+        _kernels.activation_backward(relu, Z, Z, Z, 0.0, Z.astype(np.float32))
     with pytest.raises(ValueError):
-        _activations.forward(relu, Z, np.empty((3, 2)), 0.0)
+        _kernels.activation_forward(relu, Z, np.empty((3, 2)), 0.0)
     with pytest.raises(ValueError):
-        _activations.forward(relu, Z, np.empty((2, 6))[:, ::2], 0.0)
+        _kernels.activation_forward(relu, Z, np.empty((2, 6))[:, ::2], 0.0)
     with pytest.raises(ValueError):
-        _activations.backward(relu, Z, Z, np.ones((2, 4)), 0.0, np.empty((2, 3)))
+        _kernels.activation_backward(relu, Z, Z, np.ones((2, 4)), 0.0, np.empty((2, 3)))
     with pytest.raises(ValueError):
-        _activations.forward(len(ACTIVATIONS), Z, np.empty((2, 3)), 0.0)
+        _kernels.activation_forward(len(ACTIVATIONS), Z, np.empty((2, 3)), 0.0)
     with pytest.raises(ValueError):
-        _activations.forward(-1, Z, np.empty((2, 3)), 0.0)
+        _kernels.activation_forward(-1, Z, np.empty((2, 3)), 0.0)
 
 
 def test_default_alphas_are_keras(backend):

@@ -2,8 +2,6 @@
 definition, native against numpy, finite differences, zero sizes, scratch and output
 arrays, and argument checks."""
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -258,35 +256,35 @@ def test_bad_shapes_are_refused(backend):
 
 def test_native_kernels_refuse_what_they_cannot_read(native_ops):
     """Called directly, without the public checks: refused, never misread."""
-    from nncore.backends.native import _dense
+    from nncore.backends.native import _kernels
 
     relu = ACTIVATION_CODES["relu"]
     X, W, b, dY = _layer(3, 4, 2, np.float64)
     Z, Y = np.empty((3, 2)), np.empty((3, 2))
     with pytest.raises(TypeError):  # no float32/float64 signature matches
-        _dense.forward(X.astype(int), W.astype(int), None, relu, 0.0, Z.astype(int),
+        _kernels.dense_forward(X.astype(int), W.astype(int), None, relu, 0.0, Z.astype(int),
                        Y.astype(int))
     # Cython's fused dispatch picks float64 from X, then refuses the float32 buffer.
     with pytest.raises((TypeError, ValueError)):
-        _dense.forward(X, W, b.astype(np.float32), relu, 0.0, Z, Y)
+        _kernels.dense_forward(X, W, b.astype(np.float32), relu, 0.0, Z, Y)
     with pytest.raises((TypeError, ValueError)):
-        _dense.forward(X, W, None, relu, 0.0, Z, Y.astype(np.float32))
+        _kernels.dense_forward(X, W, None, relu, 0.0, Z, Y.astype(np.float32))
     with pytest.raises(ValueError):
-        _dense.forward(X, W[:3], None, relu, 0.0, Z, Y)
+        _kernels.dense_forward(X, W[:3], None, relu, 0.0, Z, Y)
     with pytest.raises(ValueError):
-        _dense.forward(X, W, np.ones(3), relu, 0.0, Z, Y)
+        _kernels.dense_forward(X, W, np.ones(3), relu, 0.0, Z, Y)
     with pytest.raises(ValueError):
-        _dense.forward(X, W, None, relu, 0.0, Z, np.empty((3, 4))[:, ::2])
+        _kernels.dense_forward(X, W, None, relu, 0.0, Z, np.empty((3, 4))[:, ::2])
     with pytest.raises(ValueError):
-        _dense.forward(X, W, None, len(ACTIVATIONS), 0.0, Z, Y)
+        _kernels.dense_forward(X, W, None, len(ACTIVATIONS), 0.0, Z, Y)
     dZ, dW, db, dX = np.empty((3, 2)), np.empty((4, 2)), np.empty(2), np.empty((3, 4))
-    _dense.forward(X, W, b, relu, 0.0, Z, Y)
+    _kernels.dense_forward(X, W, b, relu, 0.0, Z, Y)
     with pytest.raises(ValueError):
-        _dense.backward(dY, X, W, Z, Y, relu, 0.0, dZ, dW, db, np.empty((4, 3)))
+        _kernels.dense_backward(dY, X, W, Z, Y, relu, 0.0, dZ, dW, db, np.empty((4, 3)))
     with pytest.raises(ValueError):
-        _dense.backward(dY, X, W, Z, Y, relu, 0.0, dZ, dW, np.empty(3), dX)
+        _kernels.dense_backward(dY, X, W, Z, Y, relu, 0.0, dZ, dW, np.empty(3), dX)
     with pytest.raises((TypeError, ValueError)):
-        _dense.backward(dY, X, W, Z, Y, relu, 0.0, dZ, dW.astype(np.float32), db, dX)
+        _kernels.dense_backward(dY, X, W, Z, Y, relu, 0.0, dZ, dW.astype(np.float32), db, dX)
 
 
 # --------------------------------------------------------------------------- which BLAS
@@ -296,31 +294,44 @@ native_only = pytest.mark.skipif(not backends.native_available(),
 
 @native_only
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc/self/maps")
-def test_gemm_calls_numpys_openblas_when_it_is_loaded():
-    from nncore.backends.native import _dense
+def test_gemm_calls_the_declared_scipy_openblas64():
+    """The GEMMs run in the scipy-openblas64 package's own library (linked at build time,
+    loaded from the installed package), never in a BLAS found among loaded libraries."""
+    import scipy_openblas64
+    from nncore.backends.native import _kernels
 
+    lib_dir = os.path.realpath(scipy_openblas64.get_lib_dir())
     maps = Path("/proc/self/maps").read_text()
-    numpys = {os.path.realpath(line.split()[-1]) for line in maps.splitlines()
-              if "libscipy_openblas64_" in line}
-    if numpys:
-        assert _dense.BLAS in numpys
-    else:
-        assert _dense.BLAS == "scipy.linalg.cython_blas"
+    mapped = {os.path.realpath(line.split()[-1]) for line in maps.splitlines()
+              if "libscipy_openblas64_.so" in line}
+    assert mapped and all(os.path.dirname(p) == lib_dir for p in mapped), mapped
+    assert _kernels.BLAS.startswith(f"scipy-openblas64 {scipy_openblas64.__version__} ("), \
+        _kernels.BLAS
 
 
 @native_only
-def test_scipy_blas_fallback_gives_the_same_results():
-    """NNCORE_BLAS=scipy makes the kernels call scipy's BLAS: the dense and plan tests
-    then run again on that path, in a child process (the choice is made at import)."""
-    here = Path(__file__).resolve().parent
-    env = dict(os.environ, NNCORE_BLAS="scipy")
-    result = subprocess.run(
-        [sys.executable, "-c",
-         "import sys, pytest\n"
-         "from nncore.backends.native import _dense\n"
-         "assert _dense.BLAS == 'scipy.linalg.cython_blas', _dense.BLAS\n"
-         "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', '-k', 'not blas', "
-         f"{str(here / 'test_dense.py')!r}, {str(here / 'test_plan.py')!r}]))"],
-        env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert " passed" in result.stdout and "failed" not in result.stdout
+def test_the_blas_thread_pool_is_controlled_by_threadpoolctl():
+    """threadpoolctl sees the library and limits its threads; results do not change."""
+    import threadpoolctl
+    from nncore.backends.native import _kernels
+
+    entries = [e for e in threadpoolctl.threadpool_info()
+               if "libscipy_openblas64_.so" in os.path.basename(e["filepath"])]
+    assert len(entries) == 1, entries
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 300)).astype(np.float32)
+    w = rng.standard_normal((300, 200)).astype(np.float32)
+    code = ACTIVATION_CODES["linear"]
+
+    def product():
+        z = np.empty((64, 200), np.float32)
+        _kernels.dense_forward(x, w, None, code, 0.0, z, z)
+        return z
+
+    before = product()
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        inside = [e for e in threadpoolctl.threadpool_info()
+                  if e["filepath"] == entries[0]["filepath"]]
+        assert inside[0]["num_threads"] == 1
+        # Another thread count splits the sums differently: equal to rounding.
+        np.testing.assert_allclose(product(), before, rtol=1e-5, atol=1e-4)

@@ -1,9 +1,9 @@
-"""Every native kernel called DIRECTLY (nncore.backends.native._*.*, bypassing base.py's
+"""Every native kernel called DIRECTLY (nncore.backends.native._kernels, bypassing base.py's
 validation) with what it must refuse or must survive: wrong lengths and shapes, zero-size
 and huge zero-size arrays, non-contiguous and read-only buffers, wrong dtypes and ranks,
 None, lists, out-of-range codes.
 
-The contract under test (csrc/ behind nncore/backends/native/*.pyx): the Cython wrapper
+The contract under test (csrc/ behind nncore/backends/native/*.pxi): the Cython wrapper
 checks shapes, strides and dtypes before it releases the GIL, so a bad call raises
 ValueError / TypeError (OverflowError for an int that does not fit C) and leaves every
 array untouched, and a good call reads and writes only inside its arrays.
@@ -34,18 +34,7 @@ pytestmark = pytest.mark.skipif(not backends.native_available(),
                                 reason="the native extension is not built")
 
 if backends.native_available():
-    from nncore.backends.native import (
-        _activations,
-        _dense,
-        _elementwise,
-        _losses,
-        _normalization,
-        _optimizers,
-    )
-
-    MODULES = {"activations": _activations, "dense": _dense, "elementwise": _elementwise,
-               "losses": _losses, "normalization": _normalization,
-               "optimizers": _optimizers}
+    from nncore.backends.native import _kernels
 
 
 def _under_asan() -> bool:
@@ -80,7 +69,7 @@ class Kernel:
     ``variants`` are substitutions {position: value} tried by the good-call tests
     (activation and loss codes, flags); ``code_at`` is the position of an enum code."""
     name: str
-    func_name: str  # "module.function" under nncore.backends.native
+    func_name: str  # its name in nncore.backends.native._kernels
     args: tuple
     variants: tuple = ({},)
     code_at: int | None = None
@@ -91,8 +80,7 @@ class Kernel:
 
     @property
     def func(self):
-        module, name = self.func_name.split(".")
-        return getattr(MODULES[module], name)
+        return getattr(_kernels, self.func_name)
 
     def arrays(self) -> list[int]:
         return [i for i, a in enumerate(self.args) if isinstance(a, Arr)]
@@ -113,60 +101,60 @@ DENSE_LOSSES = tuple({0: code, 3: logits} for code in LOSS_CODES.values() if cod
 M, V = Arr(("n",), out=True), Arr(("n",), out=True, optional=True)  # state, optional state
 
 KERNELS = [
-    Kernel("activation_forward", "activations.forward",
+    Kernel("activation_forward", "activation_forward",
            (0, Arr(("n", "d")), Arr(("n", "d"), out=True), 0.2),
            ACTS, code_at=0, n_codes=len(ACTIVATION_CODES)),
-    Kernel("activation_backward", "activations.backward",
+    Kernel("activation_backward", "activation_backward",
            (0, Arr(("n", "d")), Arr(("n", "d")), Arr(("n", "d")), 0.2,
             Arr(("n", "d"), out=True)),
            ACTS, code_at=0, n_codes=len(ACTIVATION_CODES)),
-    Kernel("dense_forward", "dense.forward",
+    Kernel("dense_forward", "dense_forward",
            (Arr(("n", "k")), Arr(("k", "m")), Arr(("m",), optional=True), 0, 0.2,
             Arr(("n", "m"), out=True), Arr(("n", "m"), out=True)),
            tuple({3: code} for code in ACTIVATION_CODES.values()), code_at=3,
            n_codes=len(ACTIVATION_CODES)),
-    Kernel("dense_backward", "dense.backward",
+    Kernel("dense_backward", "dense_backward",
            (Arr(("n", "m")), Arr(("n", "k")), Arr(("k", "m")), Arr(("n", "m")),
             Arr(("n", "m")), 0, 0.2, Arr(("n", "m"), out=True), Arr(("k", "m"), out=True),
             Arr(("m",), out=True, optional=True), Arr(("n", "k"), out=True, optional=True)),
            tuple({5: code} for code in ACTIVATION_CODES.values()), code_at=5,
            n_codes=len(ACTIVATION_CODES)),
-    Kernel("loss", "losses.loss",
+    Kernel("loss", "loss",
            (0, Arr(("n", "d")), Arr(("n", "d")), False, 1.0, Arr(("n",), optional=True),
             Arr(("n", "d"), out=True, optional=True)),
            DENSE_LOSSES, code_at=0, n_codes=len(LOSS_CODES), nonempty=("n", "d")),
-    Kernel("loss_sparse", "losses.loss",
+    Kernel("loss_sparse", "loss",
            (SCCE, Arr(("n",), labels=True), Arr(("n", "d")), False, 1.0,
             Arr(("n",), optional=True), Arr(("n", "d"), out=True, optional=True)),
            ({3: False}, {3: True}), nonempty=("n", "d")),
-    Kernel("batch_norm_forward", "normalization.batch_norm_forward",
+    Kernel("batch_norm_forward", "batch_norm_forward",
            (Arr(("n", "d")), Arr(("d",)), Arr(("d",)), Arr(("d",), out=True),
             Arr(("d",), out=True), True, 0.9, 1e-3, Arr(("n", "d"), out=True),
             Arr(("n", "d"), out=True), Arr(("d",), out=True)), nonempty=("n",)),
-    Kernel("batch_norm_inference", "normalization.batch_norm_forward",
+    Kernel("batch_norm_inference", "batch_norm_forward",
            (Arr(("n", "d")), Arr(("d",)), Arr(("d",)), Arr(("d",), out=True),
             Arr(("d",), out=True), False, 0.9, 1e-3, Arr(("n", "d"), out=True),
             Arr(("n", "d"), out=True), Arr(("d",), out=True))),
-    Kernel("batch_norm_backward", "normalization.batch_norm_backward",
+    Kernel("batch_norm_backward", "batch_norm_backward",
            (Arr(("n", "d")), Arr(("n", "d")), Arr(("d",)), Arr(("d",)),
             Arr(("n", "d"), out=True), Arr(("d",), out=True), Arr(("d",), out=True))),
-    Kernel("sgd", "optimizers.sgd", (M, Arr(("n",)), V, 0.1, 0.9, False, 0.01),
+    Kernel("sgd", "sgd", (M, Arr(("n",)), V, 0.1, 0.9, False, 0.01),
            ({5: False}, {5: True}, {2: None, 6: 0.0})),
-    Kernel("adagrad", "optimizers.adagrad", (M, Arr(("n",)), M, 0.1, 1e-7, 0.01)),
-    Kernel("rmsprop", "optimizers.rmsprop",
+    Kernel("adagrad", "adagrad", (M, Arr(("n",)), M, 0.1, 1e-7, 0.01)),
+    Kernel("rmsprop", "rmsprop",
            (M, Arr(("n",)), M, V, V, 0.1, 0.9, 0.5, 1e-7, 0.01),
            ({}, {3: None, 4: None, 9: 0.0})),
-    Kernel("adam", "optimizers.adam",
+    Kernel("adam", "adam",
            (M, Arr(("n",)), M, M, V, 0.1, 0.9, 0.999, 1e-7, 3, 0.01),
            ({}, {4: None, 10: 0.0})),
-    Kernel("regularization_loss", "elementwise.regularization_loss",
+    Kernel("regularization_loss", "regularization_loss",
            (Arr(("n",)), 0.01, 0.02)),
-    Kernel("regularization_grad", "elementwise.regularization_grad",
+    Kernel("regularization_grad", "regularization_grad",
            (Arr(("n",)), Arr(("n",), out=True), 0.01, 0.02)),
-    Kernel("dropout_mask", "elementwise.dropout_mask", (Arr(("n",), out=True), 0.5)),
-    Kernel("clip_by_value", "elementwise.clip_by_value", (Arr(("n",), out=True), 0.5)),
-    Kernel("sum_squares", "elementwise.sum_squares", (Arr(("n",)),)),
-    Kernel("scale", "elementwise.scale", (Arr(("n",), out=True), 0.5)),
+    Kernel("dropout_mask", "dropout_mask", (Arr(("n",), out=True), 0.5)),
+    Kernel("clip_by_value", "clip_by_value", (Arr(("n",), out=True), 0.5)),
+    Kernel("sum_squares", "sum_squares", (Arr(("n",)),)),
+    Kernel("scale", "scale", (Arr(("n",), out=True), 0.5)),
 ]
 KERNEL_IDS = [k.name for k in KERNELS]
 DTYPES = [np.dtype(np.float32), np.dtype(np.float64)]
@@ -405,7 +393,7 @@ def test_label_out_of_range_is_refused(label):
     args[1][-1] = label  # in the last row: the range check must cover every row
     before = snapshot(args)
     with pytest.raises(ValueError):
-        _losses.loss(*args)
+        _kernels.loss(*args)
     assert_untouched(args, before)
 
 
@@ -414,7 +402,7 @@ def test_adam_step_beyond_long_long_is_refused():
     args[9] = 2**63
     before = snapshot(args)
     with pytest.raises(OverflowError):
-        _optimizers.adam(*args)
+        _kernels.adam(*args)
     assert_untouched(args, before)
 
 
@@ -482,14 +470,14 @@ def test_huge_dimension_of_an_empty_array(case, dtype):
 _CHILD = """
 import sys
 import numpy as np
-from nncore.backends.native import _activations
+from nncore.backends.native import _kernels
 softmax, seconds = int(sys.argv[1]), int(sys.argv[2])
 import signal
 signal.alarm(seconds)  # default action: terminate, even inside nogil C code
 for dtype in (np.float32, np.float64):
     Z = np.empty((2**40, 0), dtype)
-    _activations.forward(softmax, Z, Z, 0.0)
-    _activations.backward(softmax, Z, Z, Z, 0.0, Z)
+    _kernels.activation_forward(softmax, Z, Z, 0.0)
+    _kernels.activation_backward(softmax, Z, Z, Z, 0.0, Z)
 print("returned")
 """
 

@@ -343,14 +343,14 @@ def test_bad_arguments_are_refused_with_their_name(backend, dtype):
 
 def test_native_kernel_refuses_what_it_would_misread(native_ops):
     """Called directly, the Cython kernel checks dtypes, strides and label range itself."""
-    kernel = type(native_ops)._loss  # nncore.backends.native._losses.loss
+    kernel = type(native_ops)._loss  # nncore.backends.native._kernels.loss
 
     P = np.full((2, 3), 0.5, np.float32)
     T = np.ones((2, 3), np.float32)
     mse = LOSS_CODES["mean_squared_error"]
     scce = LOSS_CODES["sparse_categorical_crossentropy"]
     assert kernel(mse, T, P, False, 1.0, None, None) == 0.25
-    with pytest.raises(ValueError):  # T of the other dtype
+    with pytest.raises(TypeError):  # T of the other dtype
         kernel(mse, T.astype(np.float64), P, False, 1.0, None, None)
     with pytest.raises(ValueError):  # gradient output not contiguous
         kernel(mse, T, P, False, 1.0, None, np.empty((2, 6), np.float32)[:, ::2])
@@ -358,7 +358,7 @@ def test_native_kernel_refuses_what_it_would_misread(native_ops):
         kernel(mse, np.ones((3, 2), np.float32), P, False, 1.0, None, None)
     with pytest.raises(ValueError):  # weights of the wrong length
         kernel(mse, T, P, False, 1.0, np.ones(3, np.float32), None)
-    with pytest.raises(ValueError):  # labels of a narrower integer type
+    with pytest.raises(TypeError):  # labels of a narrower integer type
         kernel(scce, np.array([0, 1], np.int32), P, False, 1.0, None, None)
     with pytest.raises(ValueError):  # a label past the last column
         kernel(scce, np.array([0, 3]), P, False, 1.0, None, None)

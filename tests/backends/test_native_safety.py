@@ -2,7 +2,7 @@
 case that could crash runs in a child process, which must exit cleanly (return code 0)
 and print what the call raised.
 
-- DensePlan (nncore/backends/native/_plan.pyx) holds every buffer it points into, runs
+- DensePlan (nncore/backends/native/plan.pxi) holds every buffer it points into, runs
   one step at a time, is never left half-built by a refused ``__init__``, refuses to be
   copied or pickled, and refuses inputs that overlap memory it writes.
 - The optimizer kernels keep their buffers acquired while C runs without the GIL: a
@@ -37,7 +37,7 @@ _PRELUDE = f"""
 import copy, gc, pickle, sys, threading
 import numpy as np
 import nncore
-from nncore.backends.native._plan import DensePlan
+from nncore.backends.native._kernels import DensePlan
 ops = nncore.backends.get_backend("native")
 
 def arrays(sizes, seed=0):
@@ -262,12 +262,12 @@ def test_kernel_holds_its_buffers_while_it_runs(kernel):
     """Thread B tries to release the memoryview the kernel is reading or writing, while
     the kernel runs without the GIL: it gets BufferError, and the result is right."""
     call = {
-        "sgd": "_optimizers.sgd({w}, g, None, 0.5, 0.0, False, 0.0)",
-        "adam": "_optimizers.adam({w}, g, m, v, None, 0.5, 0.9, 0.999, 1e-7, i + 1, 0.0)",
+        "sgd": "_kernels.sgd({w}, g, None, 0.5, 0.0, False, 0.0)",
+        "adam": "_kernels.adam({w}, g, m, v, None, 0.5, 0.9, 0.999, 1e-7, i + 1, 0.0)",
         "plan": "plan.train_step({w}, T, None)",
     }[kernel]
     out = run_child(f"""
-        from nncore.backends.native import _optimizers
+        from nncore.backends.native import _kernels
         if {kernel!r} == "plan":
             weights, grads = arrays([784, 1024, 1024, 10])
             plan = plan_of(weights, grads)
@@ -306,12 +306,12 @@ def test_kernel_holds_its_buffers_while_it_runs(kernel):
 # --------------------------------------------------------------------------- item 7
 def test_native_adam_refuses_step_zero():
     """At step 0 Adam's bias correction is 0 / 0: every weight would turn NaN."""
-    from nncore.backends.native import _optimizers
+    from nncore.backends.native import _kernels
     w = np.ones(4, np.float32)
     g, m, v = np.ones_like(w), np.zeros_like(w), np.zeros_like(w)
     for step in (0, -3):
         with pytest.raises(ValueError, match="step must be >= 1"):
-            _optimizers.adam(w, g, m, v, None, 0.1, 0.9, 0.999, 1e-7, step, 0.0)
+            _kernels.adam(w, g, m, v, None, 0.1, 0.9, 0.999, 1e-7, step, 0.0)
     np.testing.assert_array_equal(w, 1.0)
     np.testing.assert_array_equal(m, 0.0)
 
@@ -330,16 +330,16 @@ def test_public_adam_refuses_step_zero(backend):
 def test_native_batch_norm_refuses_an_empty_training_batch():
     """The mean and variance of no rows are 0 / 0: the moving statistics would turn NaN.
     Inference on no rows is fine (it reads the moving statistics only)."""
-    from nncore.backends.native import _normalization
+    from nncore.backends.native import _kernels
     d = 3
     X, Y, xhat = (np.zeros((0, d)) for _ in range(3))
     gamma, beta, inv_std = np.ones(d), np.zeros(d), np.empty(d)
     mean, var = np.zeros(d), np.ones(d)
     with pytest.raises(ValueError, match="at least one row"):
-        _normalization.batch_norm_forward(X, gamma, beta, mean, var, True, 0.9, 1e-3, Y,
+        _kernels.batch_norm_forward(X, gamma, beta, mean, var, True, 0.9, 1e-3, Y,
                                           xhat, inv_std)
     np.testing.assert_array_equal(mean, 0.0)
     np.testing.assert_array_equal(var, 1.0)
-    _normalization.batch_norm_forward(X, gamma, beta, mean, var, False, 0.9, 1e-3, Y,
+    _kernels.batch_norm_forward(X, gamma, beta, mean, var, False, 0.9, 1e-3, Y,
                                       xhat, inv_std)
     np.testing.assert_array_equal(var, 1.0)

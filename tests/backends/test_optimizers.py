@@ -231,7 +231,7 @@ def test_native_matches_numpy_over_20_steps(numpy_ops, native_ops, dtype, varian
 def test_kernels_refuse_mixed_dtypes_and_lengths(native_ops):
     """Called directly (bypassing the public checks), the compiled kernels still refuse
     arrays they would misread, instead of reading out of bounds."""
-    from nncore.backends.native import _optimizers as nat
+    from nncore.backends.native import _kernels as nat
     w32, g32 = np.ones(4, np.float32), np.ones(4, np.float32)
     with pytest.raises((TypeError, ValueError)):
         nat.sgd(w32, np.ones(4, np.float64), None, 0.1, 0.0, False, 0.0)
@@ -388,14 +388,14 @@ def test_nan_gradient_propagates(backend, dtype):
 
 def test_kernels_refuse_the_other_byte_order(native_ops):
     """Same dtype letter, other byte order: refused, never read as native floats."""
-    from nncore.backends.native import _optimizers
+    from nncore.backends.native import _kernels
 
     w, m, v = np.ones(4, np.float32), np.zeros(4, np.float32), np.zeros(4, np.float32)
     swapped = np.ones(4, ">f4")
     with pytest.raises(TypeError):
-        _optimizers.adam(swapped, w.copy(), m, v, None, 0.1, 0.9, 0.999, 1e-7, 1, 0.0)
+        _kernels.adam(swapped, w.copy(), m, v, None, 0.1, 0.9, 0.999, 1e-7, 1, 0.0)
     with pytest.raises(TypeError):
-        _optimizers.adam(w, swapped, m, v, None, 0.1, 0.9, 0.999, 1e-7, 1, 0.0)
+        _kernels.adam(w, swapped, m, v, None, 0.1, 0.9, 0.999, 1e-7, 1, 0.0)
     np.testing.assert_array_equal(w, 1.0)
     np.testing.assert_array_equal(m, 0.0)
 

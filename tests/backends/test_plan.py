@@ -1,4 +1,4 @@
-"""The native compiled training step (nncore.backends.native._plan) refuses what would
+"""The native compiled training step (nncore.backends.native._kernels.DensePlan) refuses what would
 make C read or write out of bounds, and computes the layer-by-layer result."""
 import numpy as np
 import pytest

@@ -1,14 +1,38 @@
-"""The native backend: C kernels (csrc/) behind Cython wrappers, GEMM through BLAS.
+"""The native backend: C kernels (csrc/) behind one Cython extension, GEMM through BLAS.
 
-The GEMMs call NumPy's own OpenBLAS when it is loaded, else scipy's BLAS;
-``NNCORE_BLAS=scipy`` in the environment asks for scipy's (``_dense.BLAS`` names the one
-in use). Importing this package fails with ImportError when the extension modules were
-not built; :mod:`nncore.backends` then falls back to the NumPy backend with a warning.
+The GEMMs call scipy-openblas64, the OpenBLAS built for Python packaging that nncore
+declares as a dependency and links at build time (``_kernels.BLAS`` names it and the
+kernel it runs). Its thread pool follows ``OPENBLAS_NUM_THREADS`` at import and
+``threadpoolctl.threadpool_limits(n, user_api="blas")`` at run time. Importing this
+package fails with ImportError when the extension was not built or the library is
+missing; :mod:`nncore.backends` then falls back to the NumPy backend with a warning.
 """
-from nncore.backends.native import (
-    _activations, _dense, _elementwise, _losses, _normalization, _optimizers, _plan,
-)
-from nncore.backends.numpy_backend import NumpyBackend
+import ctypes
+import importlib.util
+import os
+
+
+def _load_blas() -> ctypes.CDLL:
+    """Load scipy-openblas64's library from where that package is installed, before the
+    extension that links it: the dynamic loader then finds it by its name, for an
+    editable install too. Loaded locally (its symbols stay out of the global namespace,
+    where NumPy's own bundled copy of the same names could bind to them); the package is
+    located, not imported, since importing it loads the library globally."""
+    spec = importlib.util.find_spec("scipy_openblas64")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("nncore's native backend needs scipy-openblas64: "
+                          "pip install scipy-openblas64")
+    lib_dir = os.path.join(spec.submodule_search_locations[0], "lib")
+    names = sorted(f for f in os.listdir(lib_dir) if f.startswith("libscipy_openblas64_"))
+    if not names:
+        raise ImportError(f"scipy-openblas64 has no library in {lib_dir}")
+    return ctypes.CDLL(os.path.join(lib_dir, names[0]))
+
+
+_blas_library = _load_blas()
+
+from nncore.backends.native import _kernels  # noqa: E402  (after the BLAS it links)
+from nncore.backends.numpy_backend import NumpyBackend  # noqa: E402
 
 
 class NativeBackend(NumpyBackend):
@@ -18,29 +42,29 @@ class NativeBackend(NumpyBackend):
     over Ops): a kernel not compiled here runs as its NumPy definition."""
 
     name = "native"
-    _activation_forward = staticmethod(_activations.forward)
-    _activation_backward = staticmethod(_activations.backward)
-    _dense_forward = staticmethod(_dense.forward)
-    _dense_backward = staticmethod(_dense.backward)
-    _loss = staticmethod(_losses.loss)
-    _batch_norm_forward = staticmethod(_normalization.batch_norm_forward)
-    _batch_norm_backward = staticmethod(_normalization.batch_norm_backward)
-    _sgd = staticmethod(_optimizers.sgd)
-    _adagrad = staticmethod(_optimizers.adagrad)
-    _rmsprop = staticmethod(_optimizers.rmsprop)
-    _adam = staticmethod(_optimizers.adam)
-    _regularization_loss = staticmethod(_elementwise.regularization_loss)
-    _regularization_grad = staticmethod(_elementwise.regularization_grad)
-    _dropout_mask = staticmethod(_elementwise.dropout_mask)
-    _clip_by_value = staticmethod(_elementwise.clip_by_value)
-    _sum_squares = staticmethod(_elementwise.sum_squares)
-    _scale = staticmethod(_elementwise.scale)
+    _activation_forward = staticmethod(_kernels.activation_forward)
+    _activation_backward = staticmethod(_kernels.activation_backward)
+    _dense_forward = staticmethod(_kernels.dense_forward)
+    _dense_backward = staticmethod(_kernels.dense_backward)
+    _loss = staticmethod(_kernels.loss)
+    _batch_norm_forward = staticmethod(_kernels.batch_norm_forward)
+    _batch_norm_backward = staticmethod(_kernels.batch_norm_backward)
+    _sgd = staticmethod(_kernels.sgd)
+    _adagrad = staticmethod(_kernels.adagrad)
+    _rmsprop = staticmethod(_kernels.rmsprop)
+    _adam = staticmethod(_kernels.adam)
+    _regularization_loss = staticmethod(_kernels.regularization_loss)
+    _regularization_grad = staticmethod(_kernels.regularization_grad)
+    _dropout_mask = staticmethod(_kernels.dropout_mask)
+    _clip_by_value = staticmethod(_kernels.clip_by_value)
+    _sum_squares = staticmethod(_kernels.sum_squares)
+    _scale = staticmethod(_kernels.scale)
 
     def dense_plan(self, weights, grads, codes, alphas, loss_code, from_logits, delta,
                    fused):
-        """The whole step in one call with the GIL released (see _plan.DensePlan); None
-        for stacks deeper than a plan holds, which then train layer by layer."""
-        if len(weights) > _plan.MAX_PLAN_LAYERS:
+        """The whole step in one call with the GIL released (see _kernels.DensePlan);
+        None for stacks deeper than a plan holds, which then train layer by layer."""
+        if len(weights) > _kernels.MAX_PLAN_LAYERS:
             return None
-        return _plan.DensePlan(weights, grads, codes, alphas, loss_code, from_logits,
-                               delta, fused)
+        return _kernels.DensePlan(weights, grads, codes, alphas, loss_code, from_logits,
+                                  delta, fused)

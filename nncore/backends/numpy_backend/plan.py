@@ -1,7 +1,7 @@
 """The training step of a stack of Dense layers, written out in NumPy.
 
 This is the definition of the native backend's compiled step
-(``nncore/backends/native/_plan.pyx``), which runs the same kernels in the same order in
+(``nncore/backends/native/plan.pxi``), which runs the same kernels in the same order in
 one call without the GIL; the two are tested against each other. Layer by layer::
 
     Y_0 = X

@@ -1,35 +1,16 @@
-# distutils: sources = csrc/activations.c csrc/losses.c csrc/blas.c
-# cython: boundscheck=False, wraparound=False, initializedcheck=False
-"""A compiled training step for a stack of Dense layers.
-
-Forward propagation through every layer, the loss and its gradient, and backpropagation
-through every layer run in one call with the GIL released, on pointers taken once: for a
-small network the per-layer Python calls of the generic path cost more than its
-arithmetic. The arithmetic is the same kernels' (``_dense_core``, csrc/losses.c), in the
-same order, so the results are bit-identical to the layer-by-layer path.
-
-A plan points into arrays it did not make, so it keeps every one of their buffers
-acquired for its whole life: the arrays stay alive whatever the caller does with its
-lists, and their exporters refuse to free or move the memory (BufferError). It runs one
-step at a time, refuses to be copied or pickled, and a refused ``__init__`` leaves it
-unusable rather than half-built.
-"""
-from cpython.buffer cimport PyBuffer_Release
-from cython cimport floating
-from libc.limits cimport INT_MAX
-from libc.stdint cimport int64_t, uintptr_t
-from libc.string cimport memset
-
-import numpy as np
-
-from nncore.backends.native._blas cimport find_blas
-from nncore.backends.native._checks cimport hold
-from nncore.backends.native._loss_core cimport (
-    NNC_LOSS_COUNT, NNC_LOSS_SCCE, check_labels, nnc_loss_f32, nnc_loss_f64,
-)
-from nncore.backends.native._dense_core cimport (
-    NNC_LINEAR, NNC_NUM_ACTIVATIONS, dense_backward, dense_forward,
-)
+# A compiled training step for a stack of Dense layers.
+#
+# Forward propagation through every layer, the loss and its gradient, and backpropagation
+# through every layer run in one call with the GIL released, on pointers taken once: for a
+# small network the per-layer Python calls of the generic path cost more than its
+# arithmetic. The arithmetic is the same kernels' (dense.pxi, csrc/losses.c), in the
+# same order, so the results are bit-identical to the layer-by-layer path.
+#
+# A plan points into arrays it did not make, so it keeps every one of their buffers
+# acquired for its whole life: the arrays stay alive whatever the caller does with its
+# lists, and their exporters refuse to free or move the memory (BufferError). It runs one
+# step at a time, refuses to be copied or pickled, and a refused ``__init__`` leaves it
+# unusable rather than half-built.
 
 cdef enum:
     MAX_LAYERS = 64
@@ -43,9 +24,6 @@ MAX_PLAN_LAYERS = MAX_LAYERS
 
 # The names of what a step writes, for the error of an input that overlaps one.
 _WRITTEN_NAMES = ("dW", "db", "Z", "Y", "dX", "dP")
-
-find_blas()
-
 
 cdef class DensePlan:
     """The training step of Dense layers ``Y_i = act_i(Y_{i-1} @ W_i + b_i)`` and a loss,
@@ -268,37 +246,32 @@ cdef class DensePlan:
         cdef char *x
         cdef char *t = NULL
         cdef const int64_t *labels = NULL
-        cdef char *w = NULL
+        cdef char *w
         cdef double value
-        # Held until C returns, so no other thread can free or move them meanwhile.
-        cdef Py_buffer vx, vt, vw
+        cdef int i
+        cdef Arrays h  # held until C returns
         if not self.ready:
             raise RuntimeError("This DensePlan was never built or its last __init__ was "
                                "refused; make a new one.")
         self._enter()
-        # Zeroed: releasing a view whose obj is NULL does nothing (T or sw not taken).
-        memset(&vx, 0, sizeof(Py_buffer))
-        memset(&vt, 0, sizeof(Py_buffer))
-        memset(&vw, 0, sizeof(Py_buffer))
+        h.count = 0
+        h.itemsize = self.itemsize
         try:
-            x = hold(X, &vx, self.itemsize, b"f", 2, -1, -1, False, "X")
-            n, d = vx.shape[0], self.m[self.L - 1]
-            if vx.shape[1] != self.k[0]:
+            x = take(&h, X, 2, -1, -1, False, "X")
+            n, d = h.view[0].shape[0], self.m[self.L - 1]
+            if h.view[0].shape[1] != self.k[0]:
                 raise ValueError(f"X must have shape (n, {self.k[0]}).")
             if n < 1:
                 raise ValueError("X must hold at least one row.")
             if self.loss_code == NNC_LOSS_SCCE:
-                labels = <const int64_t *>hold(T, &vt, 8, b"i", 1, n, 0, False, "T")
+                labels = take_labels(&h, T, n, "T")
                 check_labels(labels, n, d, "T labels")
             else:
-                t = hold(T, &vt, self.itemsize, b"f", 2, n, d, False, "T")
-            if sw is not None:
-                w = hold(sw, &vw, self.itemsize, b"f", 1, n, 0, False, "sw")
+                t = take(&h, T, 2, n, d, False, "T")
+            w = take_optional(&h, sw, 1, n, 0, False, "sw")
             self._workspace(n)
-            self._refuse_overlap(&vx, "X")
-            self._refuse_overlap(&vt, "T")
-            if sw is not None:
-                self._refuse_overlap(&vw, "sw")
+            for i, name in enumerate(("X", "T", "sw")[:h.count]):
+                self._refuse_overlap(&h.view[i], name)
             with nogil:
                 if self.float32:
                     value = _run(self, n, <const float *>x, <const float *>t, labels,
@@ -307,9 +280,7 @@ cdef class DensePlan:
                     value = _run(self, n, <const double *>x, <const double *>t, labels,
                                  <const double *>w)
         finally:
-            PyBuffer_Release(&vx)
-            PyBuffer_Release(&vt)
-            PyBuffer_Release(&vw)
+            release_all(&h)
             self.busy = False
         return value, self.output
 
@@ -345,7 +316,7 @@ cdef double _run(DensePlan p, Py_ssize_t n, const floating *X, const floating *T
     cdef floating *dA
     cdef double value
     for i in range(L):
-        dense_forward(p.code[i], p.alpha[i], n, p.k[i], p.m[i], A, <floating *>p.W[i],
+        forward_layer(p.code[i], p.alpha[i], n, p.k[i], p.m[i], A, <floating *>p.W[i],
                       <floating *>p.b[i], <floating *>p.Z[i], <floating *>p.Y[i])
         A = <floating *>p.Y[i]
     # Fused: the loss takes the logits Z, its gradient (p - y) / n is dL/dZ directly.
@@ -361,7 +332,7 @@ cdef double _run(DensePlan p, Py_ssize_t n, const floating *X, const floating *T
         code = NNC_LINEAR if (p.fused and i == L - 1) else p.code[i]
         A = X if i == 0 else <floating *>p.Y[i - 1]
         # dZ overwrites dA in place, as the layer path's work_dZ=dY does.
-        dense_backward(code, p.alpha[i], n, p.k[i], p.m[i], dA, A, <floating *>p.W[i],
+        backward_layer(code, p.alpha[i], n, p.k[i], p.m[i], dA, A, <floating *>p.W[i],
                        <floating *>p.Z[i], <floating *>p.Y[i], dA, <floating *>p.dW[i],
                        <floating *>p.db[i], <floating *>p.dX[i])
         dA = <floating *>p.dX[i]
