@@ -175,3 +175,15 @@ def test_three_layer_mlp_native_equals_numpy(native_ops, numpy_ops, dtype):
     for a, b in zip(sum(g_nat, []), sum(g_np, [])):
         assert a.dtype == np.dtype(dtype)
         assert_close(a, b, dtype)
+
+
+@pytest.mark.skipif(not backends.native_available(), reason="the native extension is not built")
+def test_every_compiled_kernel_replaces_a_numpy_definition():
+    """NativeBackend swaps in each compiled kernel for the NumPy kernel of the same name:
+    a kernel compiled under another name would silently never run."""
+    from nncore.backends.native import COMPILED, NativeBackend, _kernels
+    from nncore.backends.numpy_backend import NumpyBackend
+
+    for name in COMPILED:
+        assert callable(NumpyBackend.__dict__[f"_{name}"]), name
+        assert getattr(NativeBackend, f"_{name}") is getattr(_kernels, name), name

@@ -35,6 +35,13 @@ from nncore.backends.native import _kernels  # noqa: E402  (after the BLAS it li
 from nncore.backends.numpy_backend import NumpyBackend  # noqa: E402
 
 
+#: The kernels compiled in _kernels, by name: NativeBackend's ``_<name>`` is each of them.
+COMPILED = ("activation_forward", "activation_backward", "dense_forward", "dense_backward",
+            "loss", "batch_norm_forward", "batch_norm_backward", "sgd", "adagrad", "rmsprop",
+            "adam", "regularization_loss", "regularization_grad", "dropout_mask",
+            "clip_by_value", "sum_squares", "scale")
+
+
 class NativeBackend(NumpyBackend):
     """Compiled kernels with the NumPy backend's semantics; the GIL is released inside.
 
@@ -42,23 +49,6 @@ class NativeBackend(NumpyBackend):
     over Ops): a kernel not compiled here runs as its NumPy definition."""
 
     name = "native"
-    _activation_forward = staticmethod(_kernels.activation_forward)
-    _activation_backward = staticmethod(_kernels.activation_backward)
-    _dense_forward = staticmethod(_kernels.dense_forward)
-    _dense_backward = staticmethod(_kernels.dense_backward)
-    _loss = staticmethod(_kernels.loss)
-    _batch_norm_forward = staticmethod(_kernels.batch_norm_forward)
-    _batch_norm_backward = staticmethod(_kernels.batch_norm_backward)
-    _sgd = staticmethod(_kernels.sgd)
-    _adagrad = staticmethod(_kernels.adagrad)
-    _rmsprop = staticmethod(_kernels.rmsprop)
-    _adam = staticmethod(_kernels.adam)
-    _regularization_loss = staticmethod(_kernels.regularization_loss)
-    _regularization_grad = staticmethod(_kernels.regularization_grad)
-    _dropout_mask = staticmethod(_kernels.dropout_mask)
-    _clip_by_value = staticmethod(_kernels.clip_by_value)
-    _sum_squares = staticmethod(_kernels.sum_squares)
-    _scale = staticmethod(_kernels.scale)
 
     def dense_plan(self, weights, grads, codes, alphas, loss_code, from_logits, delta,
                    fused):
@@ -68,3 +58,7 @@ class NativeBackend(NumpyBackend):
             return None
         return _kernels.DensePlan(weights, grads, codes, alphas, loss_code, from_logits,
                                   delta, fused)
+
+
+for _name in COMPILED:
+    setattr(NativeBackend, f"_{_name}", staticmethod(getattr(_kernels, _name)))
