@@ -16,6 +16,9 @@
 
 #define NNC_SQRT1_2 0.70710678118654752440     /* 1 / sqrt(2) */
 #define NNC_INV_SQRT_2PI 0.39894228040143267794 /* 1 / sqrt(2 pi) */
+/* SELU's constants (Klambauer et al., 2017), to the digits PyTorch and TensorFlow use. */
+#define NNC_SELU_ALPHA 1.67326324235437728482
+#define NNC_SELU_SCALE 1.05070098735548049342
 
 #define REAL float
 #define EXP expf
@@ -53,6 +56,12 @@ static inline REAL NAME(sigmoid)(REAL z)
 {
     const REAL e = EXP(-fabs(z));
     return (z >= 0 ? (REAL)1 : e) / (1 + e);
+}
+
+/* softplus log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)): exp never overflows. */
+static inline REAL NAME(softplus)(REAL z)
+{
+    return (z > 0 ? z : (REAL)0) + LOG1P(EXP(-fabs(z)));
 }
 
 /* GELU z Phi(z) and its derivative Phi(z) + z phi(z), with Phi the standard normal CDF
@@ -116,9 +125,32 @@ static void NAME(forward_elementwise)(int code, ptrdiff_t len, const REAL *z, RE
             y[i] = NAME(gelu)(z[i]);
         break;
     case NNC_SOFTPLUS:
+        for (i = 0; i < len; i++)
+            y[i] = NAME(softplus)(z[i]);
+        break;
+    case NNC_SELU:
+        for (i = 0; i < len; i++)
+            y[i] = z[i] > 0 ? (REAL)NNC_SELU_SCALE * z[i]
+                            : (REAL)(NNC_SELU_SCALE * NNC_SELU_ALPHA) * EXPM1(z[i]);
+        break;
+    case NNC_SILU:
+        for (i = 0; i < len; i++)
+            y[i] = z[i] * NAME(sigmoid)(z[i]);
+        break;
+    case NNC_MISH:
+        for (i = 0; i < len; i++)
+            y[i] = z[i] * TANH(NAME(softplus)(z[i]));
+        break;
+    case NNC_RELU6:
+        /* written so that NaN passes through, as for relu */
+        for (i = 0; i < len; i++)
+            y[i] = z[i] < 0 ? (REAL)0 : (z[i] > 6 ? (REAL)6 : z[i]);
+        break;
+    case NNC_HARD_SIGMOID:
+        /* relu6(z + 3) / 6, as Keras 3 and PyTorch define it */
         for (i = 0; i < len; i++) {
-            const REAL zi = z[i];
-            y[i] = (zi > 0 ? zi : (REAL)0) + LOG1P(EXP(-fabs(zi)));
+            const REAL u = z[i] + 3;
+            y[i] = (u < 0 ? (REAL)0 : (u > 6 ? (REAL)6 : u)) / 6;
         }
         break;
     default:
@@ -204,6 +236,34 @@ static void NAME(backward_elementwise)(int code, ptrdiff_t len, const REAL *dy,
     case NNC_SOFTPLUS:
         for (i = 0; i < len; i++)
             dz[i] = dy[i] * NAME(sigmoid)(z[i]);
+        break;
+    case NNC_SELU:
+        /* for z <= 0, d/dz scale alpha (exp(z) - 1) = scale alpha exp(z) = y + scale alpha */
+        for (i = 0; i < len; i++)
+            dz[i] = dy[i] * (z[i] > 0 ? (REAL)NNC_SELU_SCALE
+                                      : y[i] + (REAL)(NNC_SELU_SCALE * NNC_SELU_ALPHA));
+        break;
+    case NNC_SILU:
+        /* d/dz z s(z) = s + z s (1 - s) */
+        for (i = 0; i < len; i++) {
+            const REAL s = NAME(sigmoid)(z[i]);
+            dz[i] = dy[i] * (s * (1 + z[i] * (1 - s)));
+        }
+        break;
+    case NNC_MISH:
+        /* d/dz z t, t = tanh(softplus(z)): t + z (1 - t^2) sigmoid(z) */
+        for (i = 0; i < len; i++) {
+            const REAL t = TANH(NAME(softplus)(z[i]));
+            dz[i] = dy[i] * (t + z[i] * (1 - t * t) * NAME(sigmoid)(z[i]));
+        }
+        break;
+    case NNC_RELU6:
+        for (i = 0; i < len; i++)
+            dz[i] = dy[i] * (z[i] > 0 && z[i] < 6 ? (REAL)1 : (REAL)0);
+        break;
+    case NNC_HARD_SIGMOID:
+        for (i = 0; i < len; i++)
+            dz[i] = dy[i] * (z[i] > -3 && z[i] < 3 ? (REAL)1 / 6 : (REAL)0);
         break;
     default:
         break;

@@ -16,6 +16,12 @@
  *   7     gelu        z Phi(z), Phi(z) = erfc(-z/sqrt2)/2   Phi(z) + z phi(z)
  *   8     softplus    max(z, 0) + log1p(exp(-|z|))       sigmoid(z)
  *   9     softmax     exp(z - max z) / sum, per row      dz = y (dy - sum(dy y)), per row
+ *   10    selu        S z if z > 0 else S A expm1(z)     S if z > 0 else y + S A
+ *                     (S = 1.0507009873554805, A = 1.6732632423543772)
+ *   11    silu        z sigmoid(z)  (swish)              s (1 + z (1 - s)), s = sigmoid(z)
+ *   12    mish        z tanh(softplus(z))                t + z (1 - t^2) sigmoid(z)
+ *   13    relu6       min(max(z, 0), 6)                  1 if 0 < z < 6 else 0
+ *   14    hard_sigmoid  relu6(z + 3) / 6                 1/6 if -3 < z < 3 else 0
  *
  * Aliasing: y may be z (in place) and dz may be dy; every other pair of arrays must not
  * overlap. An unknown code leaves the outputs unwritten (callers check the code).

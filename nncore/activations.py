@@ -74,6 +74,37 @@ def softmax(x) -> np.ndarray:
     return _apply("softmax", x)
 
 
+def selu(x) -> np.ndarray:
+    """``scale * x`` where positive, ``scale * alpha * (exp(x) - 1)`` elsewhere, with
+    alpha = 1.6733 and scale = 1.0507 (self-normalizing with lecun_normal weights)."""
+    return _apply("selu", x)
+
+
+def silu(x) -> np.ndarray:
+    """``x * sigmoid(x)`` (also called swish)."""
+    return _apply("silu", x)
+
+
+def swish(x) -> np.ndarray:
+    """silu under its other name: ``x * sigmoid(x)``."""
+    return _apply("silu", x)
+
+
+def mish(x) -> np.ndarray:
+    """``x * tanh(softplus(x))``."""
+    return _apply("mish", x)
+
+
+def relu6(x) -> np.ndarray:
+    """``min(max(x, 0), 6)``."""
+    return _apply("relu6", x)
+
+
+def hard_sigmoid(x) -> np.ndarray:
+    """``relu6(x + 3) / 6``: 0 below -3, 1 above 3, linear between (Keras 3's)."""
+    return _apply("hard_sigmoid", x)
+
+
 def get(identifier) -> str:
     """The canonical activation name for a name, None (linear) or one of these functions."""
     if callable(identifier) and getattr(identifier, "__module__", None) == __name__:
@@ -81,4 +112,4 @@ def get(identifier) -> str:
     return activation_name(identifier)
 
 
-__all__ = list(ACTIVATIONS) + ["get"]
+__all__ = list(ACTIVATIONS) + ["swish", "get"]

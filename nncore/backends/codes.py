@@ -14,7 +14,7 @@ Example
 
 ACTIVATIONS = (
     "linear", "step", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "softplus",
-    "softmax",
+    "softmax", "selu", "silu", "mish", "relu6", "hard_sigmoid",
 )
 LOSSES = (
     "mean_squared_error", "mean_absolute_error", "huber", "binary_crossentropy",
@@ -23,7 +23,7 @@ LOSSES = (
 ACTIVATION_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}
 LOSS_CODES = {name: code for code, name in enumerate(LOSSES)}
 
-_ACTIVATION_ALIASES = {"identity": "linear", "none": "linear"}
+_ACTIVATION_ALIASES = {"identity": "linear", "none": "linear", "swish": "silu"}
 #: The activations that take ``alpha``, with Keras 3's defaults
 #: (keras.activations.leaky_relu(negative_slope=0.2), keras.activations.elu(alpha=1.0)).
 DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}

@@ -77,6 +77,12 @@ GOLDEN = {
     "elu": ([-0.864664717, 0.0, 1.5], [0.135335283, 1.0, 1.0]),
     "gelu": ([-0.0455002639, 0.0, 1.3997892], [-0.0852318011, 0.5, 1.12746919]),
     "softplus": ([0.126928011, 0.693147181, 1.70141328], [0.119202922, 0.5, 0.817574476]),
+    # selu at 0 takes the z <= 0 branch, as elu: derivative scale * alpha.
+    "selu": ([-1.52016647, 0.0, 1.57605148], [0.237932872, 1.75809934, 1.05070099]),
+    "silu": ([-0.238405844, 0.0, 1.22636171], [-0.0907842488, 0.5, 1.04129415]),
+    "mish": ([-0.252501483, 0.0, 1.40337827], [-0.108355092, 0.6, 1.08848799]),
+    "relu6": ([0.0, 0.0, 1.5], [0.0, 0.0, 1.0]),
+    "hard_sigmoid": ([0.166666667, 0.5, 0.75], [0.166666667, 0.166666667, 0.166666667]),
 }
 
 
@@ -284,7 +290,7 @@ def test_bad_outputs_and_shapes_are_refused(backend):
     with pytest.raises(ValueError):
         backend.activation_backward("relu", Z, Z, Z.copy(), out=Z)  # out is Z: still read
     with pytest.raises(ValueError):
-        backend.activation("swish", Z)
+        backend.activation("maxout", Z)
     with pytest.raises(ValueError):
         backend.activation("leaky_relu", Z, alpha=float("nan"))
 

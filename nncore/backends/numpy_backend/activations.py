@@ -9,7 +9,7 @@ recomputing an exponential.
 
 Conventions are Keras 3's (``keras.activations``): leaky_relu's ``alpha`` is its
 ``negative_slope`` (0.2), elu's ``alpha`` is 1.0, gelu is the exact one
-(``approximate=False``).
+(``approximate=False``), hard_sigmoid is ``relu6(z + 3) / 6``; swish is silu.
 
 Example
 -------
@@ -80,6 +80,38 @@ def _softplus(Z: np.ndarray, Y: np.ndarray, alpha: float) -> None:
     np.add(np.maximum(Z, 0), np.log1p(np.exp(-np.abs(Z))), out=Y)
 
 
+#: SELU's constants (Klambauer et al., 2017), as PyTorch and TensorFlow write them.
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _selu(Z: np.ndarray, Y: np.ndarray, alpha: float) -> None:
+    # scale * elu(z, alpha): self-normalizing with lecun_normal weights.
+    np.copyto(Y, np.where(Z > 0, SELU_SCALE * Z,
+                          (SELU_SCALE * SELU_ALPHA) * np.expm1(np.minimum(Z, 0))))
+
+
+def _silu(Z: np.ndarray, Y: np.ndarray, alpha: float) -> None:
+    S = np.empty_like(Z)
+    _sigmoid(Z, S, alpha)
+    np.multiply(Z, S, out=Y)  # swish: z sigmoid(z) (Ramachandran et al., 2017)
+
+
+def _mish(Z: np.ndarray, Y: np.ndarray, alpha: float) -> None:
+    T = np.empty_like(Z)
+    _softplus(Z, T, alpha)
+    np.multiply(Z, np.tanh(T), out=Y)  # z tanh(softplus(z)) (Misra, 2019)
+
+
+def _relu6(Z: np.ndarray, Y: np.ndarray, alpha: float) -> None:
+    np.minimum(np.maximum(Z, 0), 6, out=Y)
+
+
+def _hard_sigmoid(Z: np.ndarray, Y: np.ndarray, alpha: float) -> None:
+    # relu6(z + 3) / 6, Keras 3's and PyTorch's (Keras 2's was clip(0.2 z + 0.5, 0, 1)).
+    np.divide(np.minimum(np.maximum(Z + 3, 0), 6), 6, out=Y)
+
+
 def _softmax(Z: np.ndarray, Y: np.ndarray, alpha: float) -> None:
     if Z.size == 0:  # np.max of an empty row has no value
         return
@@ -92,7 +124,8 @@ def _softmax(Z: np.ndarray, Y: np.ndarray, alpha: float) -> None:
 _FORWARD = {
     "linear": _linear, "step": _step, "sigmoid": _sigmoid, "tanh": _tanh, "relu": _relu,
     "leaky_relu": _leaky_relu, "elu": _elu, "gelu": _gelu, "softplus": _softplus,
-    "softmax": _softmax,
+    "softmax": _softmax, "selu": _selu, "silu": _silu, "mish": _mish, "relu6": _relu6,
+    "hard_sigmoid": _hard_sigmoid,
 }
 _FORWARD_BY_CODE = {ACTIVATION_CODES[name]: fn for name, fn in _FORWARD.items()}
 
@@ -143,10 +176,36 @@ def _d_softplus(Z, Y, alpha):
     return S
 
 
+def _d_selu(Z, Y, alpha):
+    # z <= 0: scale alpha exp(z) = y + scale alpha
+    return np.where(Z > 0, SELU_SCALE, Y + SELU_SCALE * SELU_ALPHA)
+
+
+def _d_silu(Z, Y, alpha):
+    S = _d_softplus(Z, Y, alpha)  # sigmoid(z)
+    return S * (1 + Z * (1 - S))
+
+
+def _d_mish(Z, Y, alpha):
+    T = np.empty_like(Z)
+    _softplus(Z, T, alpha)
+    np.tanh(T, out=T)
+    return T + Z * (1 - T * T) * _d_softplus(Z, Y, alpha)
+
+
+def _d_relu6(Z, Y, alpha):
+    return (Z > 0) & (Z < 6)
+
+
+def _d_hard_sigmoid(Z, Y, alpha):
+    return ((Z > -3) & (Z < 3)) / Z.dtype.type(6)
+
+
 _DERIVATIVE = {
     "linear": _d_linear, "step": _d_step, "sigmoid": _d_sigmoid, "tanh": _d_tanh,
     "relu": _d_relu, "leaky_relu": _d_leaky_relu, "elu": _d_elu, "gelu": _d_gelu,
-    "softplus": _d_softplus,
+    "softplus": _d_softplus, "selu": _d_selu, "silu": _d_silu, "mish": _d_mish,
+    "relu6": _d_relu6, "hard_sigmoid": _d_hard_sigmoid,
 }
 _DERIVATIVE_BY_CODE = {ACTIVATION_CODES[name]: fn for name, fn in _DERIVATIVE.items()}
 _SOFTMAX = ACTIVATION_CODES["softmax"]
