@@ -5,6 +5,7 @@ the edge trust what passed here."""
 from __future__ import annotations
 
 import math
+import re
 import numbers
 
 import numpy as np
@@ -146,9 +147,11 @@ def check_float(value, name: str, *, low: float | None = None, high: float | Non
 
 
 def snake_case(name: str) -> str:
-    """A class name as a default object name: ``BatchNormalization`` -> ``batch_normalization``."""
-    return "".join("_" + c.lower() if c.isupper() and i else c.lower()
-                   for i, c in enumerate(name))
+    """A class name as a default object name, as Keras makes it: ``BatchNormalization``
+    -> ``batch_normalization``, ``LeakyReLU`` -> ``leaky_re_lu`` (a run of capitals stays
+    one word, except that its last capital starts the next word if lower case follows)."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
 
 
 def class_labels(y, name: str, classes: int, against: str) -> np.ndarray:

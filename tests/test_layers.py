@@ -3,6 +3,7 @@ own build/forward/backward, on both backends and dtypes: against NumPy formulas 
 here, finite differences in float64, Keras's semantics (moving averages, inverted
 dropout), config round trips and argument checks."""
 import math
+import os
 
 import numpy as np
 import pytest
@@ -519,6 +520,99 @@ def test_activation_layer_accepts_functions_and_aliases_and_refuses_the_rest():
         Activation(np.tanh)
     again = nn.layers.deserialize(nn.layers.serialize(Activation("elu", name="act")))
     assert type(again) is Activation and again.activation == "elu" and again.name == "act"
+
+
+# =========================================================================== LeakyReLU, ELU, Softmax
+@pytest.mark.parametrize("layer,expected", [
+    (lambda: nn.layers.LeakyReLU(), lambda x: np.where(x > 0, x, 0.3 * x)),
+    (lambda: nn.layers.LeakyReLU(0.001), lambda x: np.where(x > 0, x, 0.001 * x)),
+    (lambda: nn.layers.ELU(0.5), lambda x: np.where(x > 0, x, 0.5 * np.expm1(x))),
+    (lambda: nn.layers.Softmax(), lambda x: _act("softmax", x)),
+])
+def test_parametric_activation_layers_compute_their_formula(backend, dtype, layer, expected):
+    built = _built(layer(), 5, dtype, backend)
+    X = _data((6, 5), dtype, scale=2.0)
+    assert_close(built.forward(X, False), expected(X.astype(np.float64)), dtype)
+    _fd_check(_built(layer(), 5, np.float64, backend), _data((6, 5), np.float64, seed=4))
+
+
+def test_leaky_relu_takes_alpha_with_keras_warning_and_refuses_bad_slopes():
+    with pytest.warns(UserWarning, match="`alpha` is deprecated. Use `negative_slope`"):
+        layer = nn.layers.LeakyReLU(alpha=0.01)
+    assert layer.negative_slope == 0.01 and layer.get_config()["negative_slope"] == 0.01
+    for bad, error in [(-0.1, ValueError), (None, TypeError), ("0.1", TypeError)]:
+        with pytest.raises(error, match="negative_slope"):
+            nn.layers.LeakyReLU(bad)
+    with pytest.raises(ValueError, match="alpha"):
+        nn.layers.ELU(-1.0)
+    with pytest.raises(ValueError, match="axis"):
+        nn.layers.Softmax(axis=0)
+
+
+def test_dense_takes_its_slope_from_a_leaky_relu_layer(backend, dtype):
+    dense = Dense(3, activation=nn.layers.LeakyReLU(0.001))
+    assert dense.activation == "leaky_relu"
+    assert repr(dense) == "Dense(units=3, activation=LeakyReLU(negative_slope=0.001), " \
+                          "use_bias=True)"
+    built = _built(dense, 4, dtype, backend)
+    X = _data((5, 4), dtype, scale=2.0)
+    Z = X.astype(np.float64) @ built.kernel + built.bias
+    assert_close(built.forward(X, False), np.where(Z > 0, Z, 0.001 * Z), dtype)
+    _fd_check(_built(Dense(3, activation=nn.layers.ELU(0.5)), 4, np.float64, backend),
+              _data((5, 4), np.float64, seed=2))
+    with pytest.raises(TypeError, match="LeakyReLU or ELU"):
+        Dense(3, activation=nn.layers.Softmax())
+
+
+def test_activation_layers_and_slopes_survive_config_and_files(tmp_path, backend):
+    model = nn.Sequential([Dense(4, input_dim=3, activation=nn.layers.LeakyReLU(0.001)),
+                           nn.layers.ELU(0.5), Dense(4, activation=nn.layers.ELU(0.25)),
+                           nn.layers.LeakyReLU(), nn.layers.Softmax()],
+                          seed=0, backend=backend.name)
+    assert [layer.name for layer in model.layers[1:]] == [
+        "elu", "dense_1", "leaky_re_lu", "softmax"]  # Keras's default names
+    X = _data((7, 3), np.float32, scale=3.0)
+    path = tmp_path / "m.nnc"
+    model.save(path)
+    loaded = nn.load_model(path, backend=backend.name)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    assert [layer.get_config() for layer in loaded.layers] == \
+        [layer.get_config() for layer in model.layers]
+    assert model.layers[0].get_config()["activation"] == {
+        "class_name": "LeakyReLU", "config": {"negative_slope": 0.001}}
+    assert Dense(2, activation="leaky_relu").get_config()["activation"] == "leaky_relu"
+
+
+@pytest.mark.parametrize("activation,error", [
+    ({"class_name": "Softmax", "config": {}}, ValueError),
+    ({"class_name": "LeakyReLU", "config": {"slope": 0.1}}, TypeError),
+    ({"class_name": "LeakyReLU", "config": {"negative_slope": -1.0}}, ValueError),
+    ({"class_name": "LeakyReLU", "config": [0.1]}, ValueError),
+    ({"class_name": "ELU", "config": {}, "extra": 1}, ValueError),
+])
+def test_dense_refuses_malformed_activation_configs(activation, error):
+    with pytest.raises(error):
+        Dense(2, activation=activation)
+
+
+def test_a_leaky_relu_dense_matches_keras():
+    """Dense(activation=LeakyReLU(0.001)) is Keras 3's LeakyReLU(negative_slope=0.001) of
+    X @ W + b, and LeakyReLU(alpha=...) warns as Keras's does (float64)."""
+    pytest.importorskip("torch")
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "torch":
+        pytest.skip("keras runs on another backend in this process")
+    import torch
+
+    dense = _built(Dense(3, activation=nn.layers.LeakyReLU(0.001)), 4, np.float64,
+                   nn.get_backend("numpy"))
+    X = _data((6, 4), np.float64, scale=2.0)
+    Z = torch.tensor(X @ dense.kernel + dense.bias)
+    expected = keras.layers.LeakyReLU(negative_slope=0.001, dtype="float64")(Z).numpy()
+    with pytest.warns(UserWarning, match="`alpha` is deprecated"):
+        keras.layers.LeakyReLU(alpha=0.001)
+    np.testing.assert_allclose(dense.forward(X, False), expected, rtol=1e-12, atol=1e-14)
 
 
 # =========================================================================== together

@@ -1,11 +1,13 @@
-"""Layers, as keras.layers: Dense, Dropout, BatchNormalization, Activation."""
-from nncore.layers.activation import Activation
+"""Layers, as keras.layers: Dense, Dropout, BatchNormalization, Activation, LeakyReLU, ELU,
+Softmax."""
+from nncore.layers.activation import ELU, Activation, LeakyReLU, Softmax
 from nncore.layers.base import Layer
 from nncore.layers.batch_normalization import BatchNormalization
 from nncore.layers.dense import Dense
 from nncore.layers.dropout import Dropout
 
-_CLASSES = {cls.__name__: cls for cls in (Activation, BatchNormalization, Dense, Dropout)}
+_CLASSES = {cls.__name__: cls for cls in (Activation, BatchNormalization, Dense, Dropout,
+                                          ELU, LeakyReLU, Softmax)}
 
 
 def serialize(layer: Layer) -> dict:
@@ -19,5 +21,5 @@ def deserialize(config: dict) -> Layer:
     return _CLASSES[name](**config.get("config", {}))
 
 
-__all__ = ["Activation", "BatchNormalization", "Dense", "Dropout", "Layer", "deserialize",
-           "serialize"]
+__all__ = ["Activation", "BatchNormalization", "Dense", "Dropout", "ELU", "Layer",
+           "LeakyReLU", "Softmax", "deserialize", "serialize"]

@@ -1,8 +1,9 @@
 """The fully connected layer: ``Y = activation(X @ W + b)``."""
 from __future__ import annotations
 
-from nncore import activations, initializers, regularizers
-from nncore.backends.base import ACTIVATION_CODES, DEFAULT_ALPHA
+from nncore import initializers, regularizers
+from nncore.backends.base import ACTIVATION_CODES
+from nncore.layers import activation as activation_layers
 from nncore.layers.base import Layer
 from nncore._checks import MAX_WIDTH, check_int
 
@@ -12,7 +13,9 @@ class Dense(Layer):
 
     Every output unit sees every input: ``Y = act(X @ W + b)`` with ``W`` of shape
     (inputs, units) and ``b`` of shape (units,), so it has ``inputs * units + units``
-    parameters (Dense(8, input_dim=4) has 40).
+    parameters (Dense(8, input_dim=4) has 40). ``activation`` is a name, None (linear), a
+    function of :mod:`nncore.activations`, or a LeakyReLU or ELU layer to set the slope
+    (the course's leaky ReLU takes 0.001: ``activation=nn.layers.LeakyReLU(0.001)``).
 
     Example
     -------
@@ -26,7 +29,8 @@ class Dense(Layer):
                  kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
         self.units = check_int(units, "units", low=1, high=MAX_WIDTH)
-        self.activation = activations.get(activation)
+        # The name, and the kernels' parameter (leaky_relu's slope, elu's alpha; else 0).
+        self.activation, self._alpha = activation_layers.resolve(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get_required(kernel_initializer, "kernel_initializer")
         self.bias_initializer = initializers.get_required(bias_initializer, "bias_initializer")
@@ -47,7 +51,6 @@ class Dense(Layer):
         # Resolved once: forward and backward call the backend's kernels directly, on
         # arrays this layer allocated and the model checked at its edge.
         self._code = ACTIVATION_CODES[self.activation]
-        self._alpha = DEFAULT_ALPHA.get(self.activation, 0.0)
 
     def output_dim(self, input_dim):
         return self.units
@@ -86,7 +89,8 @@ class Dense(Layer):
         return [(p, g, r) for p, g, r in pairs if r is not None]
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "activation": self.activation,
+        return {**super().get_config(), "units": self.units,
+                "activation": activation_layers.serialize(self.activation, self._alpha),
                 "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
@@ -96,5 +100,11 @@ class Dense(Layer):
 
     def __repr__(self) -> str:
         extra = f", input_dim={self.input_dim}" if self.input_dim else ""
-        return (f"Dense(units={self.units}, activation={self.activation!r}, "
+        activation = activation_layers.serialize(self.activation, self._alpha)
+        if isinstance(activation, dict):
+            (key, value), = activation["config"].items()
+            activation = f"{activation['class_name']}({key}={value!r})"
+        else:
+            activation = repr(activation)
+        return (f"Dense(units={self.units}, activation={activation}, "
                 f"use_bias={self.use_bias}{extra})")

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nncore._checks import check_float, check_int, snake_case
+from nncore._checks import check_float, check_int
 
 from nncore.backends.base import Backend
 from nncore.optimizers import schedules
@@ -63,7 +63,7 @@ class Optimizer:
             check_float(clips[key], key, low=0.0, low_open=True)
         self.clipnorm, self.clipvalue, self.global_clipnorm = (
             None if v is None else float(v) for v in clips.values())
-        self.name = name or snake_case(type(self).__name__)
+        self.name = name or type(self).__name__.lower()  # as Keras: "rmsprop", "adamw"
         self.iterations = 0
         self.slots: list[dict[str, np.ndarray]] | None = None
         # For a model's flat buffer (_build_flat): slot name -> flat buffer, the layout it
