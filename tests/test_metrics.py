@@ -113,10 +113,16 @@ def test_callables_pass_through_with_their_name():
 
 
 def test_unknown_metrics_are_refused():
-    with pytest.raises(ValueError, match="Unknown metric 'f1'"):
-        metrics.get("f1")
-    with pytest.raises(TypeError, match="metrics must be names or functions"):
+    with pytest.raises(ValueError, match="Unknown metric 'f2'"):
+        metrics.get("f2")
+    with pytest.raises(TypeError, match="metrics must be names, functions or Metric"):
         metrics.get(3)
+    for bad in ({"class_name": "Conv2D"}, {"class_name": "AUC", "config": [1]},
+                {"class_name": "AUC", "config": {}, "extra": 1}):
+        with pytest.raises(ValueError, match="serialized metric"):
+            metrics.get(bad)
+    with pytest.raises(TypeError):
+        metrics.get({"class_name": "AUC", "config": {"thresholds": 200}})
 
 
 # --------------------------------------------------------------------------- in a model
@@ -284,3 +290,159 @@ def test_custom_metrics_of_the_wrong_shape_are_refused(backend, result, error, m
     model.compile("sgd", "mse", metrics=[bad])
     with pytest.raises(error, match=f"metric 'bad'.*{match}"):
         model.evaluate(XC[:4], YC[:4])
+
+
+# --------------------------------------------------------------------------- epoch metrics
+def _sklearn():
+    return pytest.importorskip("sklearn.metrics", reason="scikit-learn is the oracle here")
+
+
+def _binary_data(n=200, d=1, seed=0, ties=False):
+    rng = np.random.default_rng(seed)
+    y = (rng.random((n, d)) < 0.4).astype(np.float64)
+    p = np.clip(0.3 * y + 0.7 * rng.random((n, d)), 0, 1)
+    if ties:
+        p = np.round(p, 1)  # many equal scores, some across the classes
+    w = rng.uniform(0.1, 2.0, n)
+    return y, p, w
+
+
+def _in_batches(metric, y, p, w, sizes=(37, 1, 62, 100)):
+    """The metric updated batch by batch (uneven sizes): must equal one update."""
+    metric = metric.fresh()
+    start = 0
+    for size in sizes:
+        stop = min(start + size, len(y))
+        metric.update_state(y[start:stop], p[start:stop], None if w is None else w[start:stop])
+        start = stop
+    return metric.result()
+
+
+@pytest.mark.parametrize("d", [1, 3])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_precision_recall_f1_match_scikit_learn(d, weighted):
+    skm = _sklearn()
+    y, p, w = _binary_data(d=d)
+    w = w if weighted else None
+    flat_w = None if w is None else np.repeat(w, d)
+    decided = (p > 0.5).ravel()
+    for metric, oracle in [(metrics.Precision(), skm.precision_score),
+                           (metrics.Recall(), skm.recall_score),
+                           (metrics.F1Score(average="micro", threshold=0.5), skm.f1_score)]:
+        expected = oracle(y.ravel(), decided, sample_weight=flat_w)
+        assert _in_batches(metric, y, p, w) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("average", ["macro", "micro", "weighted"])
+def test_f1_of_a_multiclass_argmax_matches_scikit_learn(average):
+    skm = _sklearn()
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 4, 150)
+    scores = rng.random((150, 4)) + 0.8 * np.eye(4)[labels]
+    w = rng.uniform(0.5, 1.5, 150)
+    expected = skm.f1_score(labels, scores.argmax(axis=1), average=average, sample_weight=w)
+    for y in (labels, np.eye(4)[labels]):  # integer labels or one-hot rows
+        metric = metrics.F1Score(average=average)
+        assert _in_batches(metric, y, scores, w) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("ties", [False, True])
+@pytest.mark.parametrize("d", [1, 2])
+def test_auc_is_the_exact_roc_area_of_scikit_learn(ties, d):
+    skm = _sklearn()
+    y, p, w = _binary_data(d=d, ties=ties, seed=5)
+    expected = skm.roc_auc_score(y.ravel(), p.ravel(), sample_weight=np.repeat(w, d))
+    assert _in_batches(metrics.AUC(), y, p, w) == pytest.approx(expected, rel=1e-12)
+    assert metrics.AUC().result() == 0.0  # nothing seen
+
+
+@pytest.mark.parametrize("aggregation,multioutput", [("uniform_average", "uniform_average"),
+                                                    ("variance_weighted", "variance_weighted")])
+def test_r2_and_rmse_match_scikit_learn(aggregation, multioutput):
+    skm = _sklearn()
+    rng = np.random.default_rng(7)
+    y = rng.standard_normal((120, 3)) * [1.0, 5.0, 0.2]
+    p = y + rng.standard_normal((120, 3)) * 0.5
+    w = rng.uniform(0.2, 3.0, 120)
+    r2 = skm.r2_score(y, p, sample_weight=w, multioutput=multioutput)
+    assert _in_batches(metrics.R2Score(aggregation), y, p, w) == pytest.approx(r2, rel=1e-10)
+    rmse = np.sqrt(skm.mean_squared_error(y, p, sample_weight=w))
+    assert _in_batches(metrics.RootMeanSquaredError(), y, p, w) == pytest.approx(rmse, rel=1e-12)
+
+
+def test_r2_of_a_constant_target_and_the_adjusted_r2():
+    m = metrics.R2Score()
+    m.update_state([2.0, 2.0, 2.0], [2.0, 2.0, 2.0])
+    assert m.result() == 1.0  # predicted exactly
+    m.update_state([2.0], [3.0])
+    assert m.result() == 0.0  # as scikit-learn's r2_score: no division by zero
+    y, p = np.arange(10.0), np.arange(10.0) + [0.5, -0.5] * 5
+    plain, adjusted = metrics.R2Score(), metrics.R2Score(num_regressors=2)
+    for m in (plain, adjusted):
+        m.update_state(y, p)
+    assert adjusted.result() == pytest.approx(1 - (1 - plain.result()) * 9 / 7)
+    with pytest.raises(ValueError, match="num_regressors=2 needs more than 3 samples"):
+        m = metrics.R2Score(num_regressors=2)
+        m.update_state([1.0, 2.0], [1.0, 2.0])
+        m.result()
+
+
+def test_top_k_accuracy_matches_scikit_learn_and_counts_ties_in():
+    skm = _sklearn()
+    rng = np.random.default_rng(9)
+    labels = rng.integers(0, 6, 80)
+    scores = rng.random((80, 6))
+    for k in (1, 2, 5):
+        expected = skm.top_k_accuracy_score(labels, scores, k=k, labels=range(6))
+        assert metrics.sparse_top_k_categorical_accuracy(labels, scores, k).mean() == \
+            pytest.approx(expected)
+        np.testing.assert_array_equal(
+            metrics.top_k_categorical_accuracy(np.eye(6)[labels], scores, k),
+            metrics.sparse_top_k_categorical_accuracy(labels, scores, k))
+    # A score tied with the k-th largest is in the top k (TensorFlow's in_top_k).
+    np.testing.assert_array_equal(
+        metrics.sparse_top_k_categorical_accuracy([2, 2], [[0.5, 0.3, 0.3], [0.1, 0.9, 0.8]],
+                                                  k=2), [1, 1])
+    with pytest.raises(ValueError, match="k"):
+        metrics.sparse_top_k_categorical_accuracy([0], [[1.0]], k=0)
+
+
+def test_epoch_metrics_match_keras():
+    """Keras 3's Precision, Recall, RootMeanSquaredError and R2Score on the same batches
+    (Keras computes in float32: 1e-6)."""
+    pytest.importorskip("torch")
+    import os
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    y, p, w = _binary_data(d=2)
+    for ours, theirs in [(metrics.Precision(), keras.metrics.Precision()),
+                         (metrics.Recall(), keras.metrics.Recall()),
+                         (metrics.RootMeanSquaredError(), keras.metrics.RootMeanSquaredError()),
+                         (metrics.R2Score(), keras.metrics.R2Score())]:
+        for s in range(0, 200, 64):
+            theirs.update_state(y[s:s + 64], p[s:s + 64], sample_weight=w[s:s + 64])
+        expected = float(keras.ops.convert_to_numpy(theirs.result()))
+        assert _in_batches(ours, y, p, w) == pytest.approx(expected, rel=1e-6), ours
+
+
+def test_epoch_metrics_in_fit_evaluate_and_files(backend, tmp_path):
+    skm = _sklearn()
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((90, 4))
+    y = (x[:, 0] + 0.5 * rng.standard_normal(90) > 0).astype(np.float64)
+    model = nn.Sequential([nn.layers.Dense(6, input_dim=4, activation="tanh"),
+                           nn.layers.Dense(1, activation="sigmoid")],
+                          seed=0, backend=backend.name, dtype="float64")
+    model.compile("adam", "binary_crossentropy",
+                  ["auc", nn.metrics.Precision(threshold=0.4), nn.metrics.F1Score,
+                   "accuracy"])
+    history = model.fit(x, y, epochs=2, batch_size=16, validation_split=0.2, verbose=0)
+    assert {"auc", "precision", "f1_score", "val_auc", "val_precision"} <= set(history.history)
+    logs = model.evaluate(x, y, batch_size=7, return_dict=True)  # uneven batches
+    p = model.predict(x)
+    assert logs["auc"] == pytest.approx(skm.roc_auc_score(y, p.ravel()), rel=1e-12)
+    assert logs["precision"] == pytest.approx(skm.precision_score(y, p.ravel() > 0.4))
+    path = tmp_path / "m.nnc"
+    model.save(path)
+    loaded = nn.load_model(path, backend=backend.name)
+    assert loaded.evaluate(x, y, batch_size=7, return_dict=True) == logs

@@ -320,7 +320,10 @@ NONSENSE = {
     "unknown loss": _set(("compile", "loss"), {"name": "hinge", "config": {}}),
     "loss a number": _set(("compile", "loss"), 3),
     "bad loss option": _set(("compile", "loss"), {"name": "huber", "config": {"delta": -1}}),
-    "unknown metric": _set(("compile", "metrics"), ["auc"]),
+    "unknown metric": _set(("compile", "metrics"), ["auc_pr"]),
+    "unknown metric class": _set(("compile", "metrics"), [{"class_name": "Conv2D"}]),
+    "bad metric config": _set(("compile", "metrics"),
+                              [{"class_name": "F1Score", "config": {"average": "sum"}}]),
     "metrics a number": _set(("compile", "metrics"), 5),
     "iterations negative": _set(("compile", "iterations"), -1),
     "iterations a float": _set(("compile", "iterations"), 2.5),
@@ -351,6 +354,7 @@ COMPILE_PART = {
     "unknown optimizer", "optimizer a string", "optimizer config a list",
     "learning rate negative", "learning rate beyond float", "bad schedule", "two clippings",
     "unknown loss", "loss a number", "bad loss option", "unknown metric", "metrics a number",
+    "unknown metric class", "bad metric config",
     "iterations negative", "iterations a float", "slots renamed", "slots a string",
     "slot missing", "slot wrong shape", "slot NaN", "slot inf"}
 

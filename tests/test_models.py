@@ -1101,7 +1101,7 @@ def test_refusals_leave_an_unbuilt_model_unbuilt():
     (dict(loss="cross_entropy"), "loss"),
     (dict(loss=None), "loss"),
     (dict(loss=3.0), "loss"),
-    (dict(metrics=["precision"]), "metric"),
+    (dict(metrics=["precision_at_k"]), "metric"),
     (dict(metrics=[3]), "metric"),
 ])
 def test_bad_compile_is_refused_and_keeps_the_old_settings(trained, kwargs, argument):

@@ -38,7 +38,10 @@ class _Tracker:
     (:func:`nncore.metrics.batch_values`)."""
 
     def __init__(self, metrics):
-        self.metrics = metrics
+        # An epoch-level Metric gets a fresh copy per tracker (an epoch, a validation
+        # pass), so no pass mixes its sums with another's.
+        self.metrics = [(name, fn.fresh() if isinstance(fn, metrics_module.Metric) else fn)
+                        for name, fn in metrics]
         self.loss_sum, self.count = 0.0, 0
         self.metric_sums = [0.0] * len(metrics)
         # One total weight per metric: a batch mean counts n samples even where per-sample
@@ -50,6 +53,9 @@ class _Tracker:
         self.loss_sum += value * n
         self.count += n
         for i, (name, fn) in enumerate(self.metrics):
+            if isinstance(fn, metrics_module.Metric):
+                fn.update_state(Y, P, W)
+                continue
             values = metrics_module.batch_values(name, fn(Y, P), n)
             if values.ndim == 0:
                 total, weight = float(values) * n, n
@@ -62,7 +68,10 @@ class _Tracker:
 
     def result(self) -> dict[str, float]:
         logs = {"loss": self.loss_sum / max(self.count, 1)}
-        for i, (name, _) in enumerate(self.metrics):
+        for i, (name, fn) in enumerate(self.metrics):
+            if isinstance(fn, metrics_module.Metric):
+                logs[name] = fn.result()
+                continue
             weight = self.metric_weights[i]
             logs[name] = self.metric_sums[i] / weight if weight else 0.0
         return logs

@@ -45,7 +45,8 @@ class Persistence:
             mine = self.built and opt._flat_key == (self._param_sizes, self.dtype)
             config["compile"] = {
                 "loss": losses_module.serialize(self.loss),
-                "metrics": [m for m in self._metric_specs if isinstance(m, str)],
+                "metrics": [spec for spec in map(metrics_module.serialize,
+                                                 self._metric_specs) if spec is not None],
                 "optimizer": optimizers.serialize(opt),
                 "iterations": opt.iterations,
                 "slot_layout": "parameter",

@@ -1,10 +1,5 @@
-"""Metrics, as keras.metrics functions: each returns one value per sample.
-
-``fit`` and ``evaluate`` report their (sample-weighted) means over the epoch. A metric of
-your own, ``fn(y_true, y_pred)``, returns one value per sample (shape (n,)) or the batch's
-mean (a scalar); see :func:`batch_values`. ``"accuracy"`` picks
-binary, categorical or sparse categorical accuracy from the loss, or from the shapes
-when the loss is not a cross-entropy, as Keras does.
+"""Metrics as keras.metrics functions: each returns one value per sample, and ``fit`` and
+``evaluate`` report their (sample-weighted) means over the epoch.
 
 Example
 -------
@@ -15,6 +10,8 @@ array([1., 0.])
 from __future__ import annotations
 
 import numpy as np
+
+from nncore._checks import check_int
 
 
 def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
@@ -41,6 +38,26 @@ def sparse_categorical_accuracy(y_true, y_pred) -> np.ndarray:
     y_pred = np.asarray(y_pred)
     labels = np.asarray(y_true).reshape(len(y_pred))
     return (labels == y_pred.argmax(axis=1)).astype(np.float64)
+
+
+def top_k_categorical_accuracy(y_true, y_pred, k: int = 5) -> np.ndarray:
+    """1 where the one-hot label's class is among the ``k`` largest predictions, else 0.
+
+    A class tied with the k-th largest counts as in the top k (TensorFlow's in_top_k):
+    the label's rank is the number of predictions strictly above it.
+    """
+    y_true, y_pred = _pair(y_true, y_pred)
+    return sparse_top_k_categorical_accuracy(y_true.argmax(axis=1), y_pred, k)
+
+
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k: int = 5) -> np.ndarray:
+    """1 where the integer label is among the ``k`` largest predictions, else 0."""
+    k = check_int(k, "k", low=1)
+    y_pred = np.asarray(y_pred)
+    labels = np.asarray(y_true).reshape(len(y_pred)).astype(np.int64)
+    true_scores = y_pred[np.arange(len(y_pred)), labels]
+    above = (y_pred > true_scores[:, None]).sum(axis=1)
+    return (above < k).astype(np.float64)
 
 
 def mean_squared_error(y_true, y_pred) -> np.ndarray:
@@ -91,34 +108,3 @@ def batch_values(name: str, values, n: int) -> np.ndarray:
     raise ValueError(f"metric {name!r} must return one value per sample, shape ({n},), or "
                      f"the batch's mean, a scalar. Received: shape {arr.shape} for a batch "
                      f"of {n} samples")
-
-
-_BY_NAME = {
-    "binary_accuracy": binary_accuracy, "categorical_accuracy": categorical_accuracy,
-    "sparse_categorical_accuracy": sparse_categorical_accuracy,
-    "mean_squared_error": mean_squared_error, "mse": mean_squared_error,
-    "mean_absolute_error": mean_absolute_error, "mae": mean_absolute_error,
-}
-_ACCURACY_FOR_LOSS = {
-    "binary_crossentropy": "binary_accuracy",
-    "categorical_crossentropy": "categorical_accuracy",
-    "sparse_categorical_crossentropy": "sparse_categorical_accuracy",
-}
-
-
-def get(identifier, loss: str | None = None) -> tuple[str, callable]:
-    """``(name shown in logs, function)``; ``"accuracy"``/``"acc"`` resolve by ``loss``."""
-    if callable(identifier):
-        return getattr(identifier, "__name__", "metric"), identifier
-    if not isinstance(identifier, str):
-        raise TypeError(f"metrics must be names or functions. Received: {identifier!r}")
-    key = identifier.lower()
-    if key in ("accuracy", "acc"):
-        # A cross-entropy names its accuracy; other losses (mse on 0/1 targets...) leave
-        # it to the shapes, or one output column would always count as "right".
-        return key, (_BY_NAME[_ACCURACY_FOR_LOSS[loss]] if loss in _ACCURACY_FOR_LOSS
-                     else accuracy)
-    if key not in _BY_NAME:
-        raise ValueError(f"Unknown metric {identifier!r}; expected 'accuracy' or one of "
-                         f"{', '.join(_BY_NAME)}.")
-    return key, _BY_NAME[key]
