@@ -13,7 +13,7 @@ from nncore import backends
 from nncore.backends import backend, get_backend, set_backend, use_backend
 from nncore import (
     activations, callbacks, datasets, exceptions, initializers, layers, linear, losses,
-    metrics, optimizers, perceptron, regularizers,
+    metrics, optimizers, perceptron, plot, regularizers,
 )
 from nncore.models import NotCompiledError, Sequential, load_model
 
@@ -22,6 +22,6 @@ __version__ = "0.1.0"
 __all__ = [
     "NotCompiledError", "Sequential", "activations", "backend", "backends", "callbacks",
     "datasets", "exceptions", "get_backend", "initializers", "layers", "linear",
-    "load_model", "losses", "metrics", "optimizers", "perceptron", "regularizers",
+    "load_model", "losses", "metrics", "optimizers", "perceptron", "plot", "regularizers",
     "set_backend", "use_backend", "__version__",
 ]
