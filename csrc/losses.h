@@ -18,6 +18,18 @@
  *            from logits z: sum_j t_j (logsumexp(z) - z_j)
  *                                 grad (softmax(z) sum_j t_j - t) * w_i / n
  *   SCCE     CCE with t = one_hot(labels[i]), the one-hot row never built.
+ *   HINGE    mean_j max(1 - t p, 0), t read as 2 t - 1 when every target of the batch
+ *            is 0 or 1                           grad -t where 1 - t p > 0 (else 0)
+ *                                                                  * w_i / (n d)
+ *   KLD      tc, pc = clip(t, eps, 1), clip(p, eps, 1): sum_j tc log(tc / pc)
+ *                                                    grad -tc / pc     * w_i / n
+ *   POISSON  mean_j p - t log(p + eps)               grad 1 - t / (p + eps) * w_i / (n d)
+ *   LOG_COSH mean_j log cosh(e) = |e| + log1p(exp(-2|e|)) - log 2
+ *                                                    grad tanh(e)      * w_i / (n d)
+ *
+ * param is HUBER's delta, and the label smoothing s of BCE and CCE: their targets
+ * become t (1 - s) + s / 2 (BCE) or t (1 - s) + s / d (CCE), as Keras's
+ * label_smoothing; the other losses ignore it.
  *
  * On probabilities the derivative is taken at the clipped value: finite, and exact
  * wherever the clip does nothing. The formulas are those of nncore/backends/
@@ -26,8 +38,8 @@
  * Arguments: T is (n, d) row-major, or NULL for SCCE, which reads labels (n,) instead,
  * each in [0, d) (the caller checks); sw (n,) and dP (n, d) may be NULL; dP must not
  * overlap the inputs (the logits path keeps exp(z - max) in it as scratch); n, d >= 1.
- * from_logits is ignored by MSE, MAE and HUBER, delta by all but HUBER. An unknown code
- * returns NaN and writes nothing.
+ * from_logits is read by the cross-entropies only. An unknown code returns NaN and
+ * writes nothing.
  */
 #ifndef NNCORE_LOSSES_H
 #define NNCORE_LOSSES_H
@@ -43,10 +55,10 @@ extern "C" {
 
 double nnc_loss_f32(int code, ptrdiff_t n, ptrdiff_t d, const float *T,
                     const int64_t *labels, const float *P, const float *sw, float *dP,
-                    int from_logits, double delta);
+                    int from_logits, double param);
 double nnc_loss_f64(int code, ptrdiff_t n, ptrdiff_t d, const double *T,
                     const int64_t *labels, const double *P, const double *sw, double *dP,
-                    int from_logits, double delta);
+                    int from_logits, double param);
 
 #ifdef __cplusplus
 }

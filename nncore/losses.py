@@ -19,7 +19,7 @@ import numpy as np
 
 from nncore.backends import get_backend
 from nncore._checks import check_float, compute_dtype, to_array
-from nncore.backends.base import loss_name
+from nncore.backends.base import loss_name, loss_param
 from nncore.backends.numpy_backend import losses as _reference
 
 
@@ -27,8 +27,10 @@ class Loss:
     """A loss with its options; ``loss(y_true, y_pred, sample_weight=None) -> float``."""
 
     name = ""
-    #: Huber's threshold; the kernels take it for every loss and the others ignore it.
+    #: Huber's threshold and the cross-entropies' label smoothing: the loss kernels'
+    #: one parameter (``param``) is whichever of the two the loss has.
     delta = 1.0
+    label_smoothing = 0.0
 
     def __init__(self, from_logits: bool = False):
         self.from_logits = bool(from_logits)
@@ -37,6 +39,12 @@ class Loss:
     def options(self) -> dict:
         """Keyword arguments of the backend's loss ops."""
         return {"from_logits": self.from_logits}
+
+    @property
+    def param(self) -> float:
+        """The loss kernels' parameter: Huber's delta, a cross-entropy's label smoothing
+        (0 for the other losses)."""
+        return self.delta if self.name == "huber" else self.label_smoothing
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> float:
         y_true, y_pred = _pair(y_true, y_pred)
@@ -84,16 +92,38 @@ def _warn_one_column(shape, stacklevel: int) -> None:
                   UserWarning, stacklevel=stacklevel + 1)
 
 
-class MeanSquaredError(Loss):
-    """``mean((y_pred - y_true)**2)`` over features, averaged over samples."""
-
-    name = "mean_squared_error"
+class _Plain(Loss):
+    """A loss with no option (not even from_logits)."""
 
     def __init__(self):
         super().__init__(False)
 
     def get_config(self):
         return {}
+
+
+class _Smoothed(Loss):
+    """A cross-entropy with Keras's ``label_smoothing``: the targets are pulled towards
+    the uniform distribution, ``t (1 - s) + s / 2`` (binary) or ``t (1 - s) + s / k``
+    over ``k`` classes (categorical), which keeps a model from growing over-confident."""
+
+    def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0):
+        super().__init__(from_logits)
+        self.label_smoothing = check_float(label_smoothing, "label_smoothing", low=0.0,
+                                           high=1.0)
+
+    @property
+    def options(self):
+        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+
+    def get_config(self):
+        return {"from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+
+
+class MeanSquaredError(_Plain):
+    """``mean((y_pred - y_true)**2)`` over features, averaged over samples."""
+
+    name = "mean_squared_error"
 
 
 class MeanAbsoluteError(MeanSquaredError):
@@ -119,13 +149,13 @@ class Huber(Loss):
         return {"delta": self.delta}
 
 
-class BinaryCrossentropy(Loss):
+class BinaryCrossentropy(_Smoothed):
     """``-mean(t log p + (1 - t) log(1 - p))``; ``from_logits`` for raw scores."""
 
     name = "binary_crossentropy"
 
 
-class CategoricalCrossentropy(Loss):
+class CategoricalCrossentropy(_Smoothed):
     """``-sum(t log p)`` over classes for one-hot ``t``; ``from_logits`` for raw scores.
 
     Over a single output column it is about 0 with a zero gradient: a model with one
@@ -148,16 +178,44 @@ class SparseCategoricalCrossentropy(Loss):
     name = "sparse_categorical_crossentropy"
 
 
+class Hinge(_Plain):
+    """``mean(max(1 - t p, 0))`` for targets -1/+1 (0/1 targets are read as -1/+1, as
+    Keras does when every target of a batch is 0 or 1): the SVM's margin loss, for a
+    linear or tanh output."""
+
+    name = "hinge"
+
+
+class KLDivergence(_Plain):
+    """``sum(t log(t / p))`` over the last axis with ``t, p`` clipped to [1e-7, 1]: how
+    far the predicted distribution is from the target one."""
+
+    name = "kl_divergence"
+
+
+class Poisson(_Plain):
+    """``mean(p - t log(p + 1e-7))``: counts predicted as a Poisson rate (use a
+    non-negative output such as softplus)."""
+
+    name = "poisson"
+
+
+class LogCosh(_Plain):
+    """``mean(log(cosh(p - t)))``: squared error near 0, absolute error far from it."""
+
+    name = "log_cosh"
+
+
 def _per_sample(name: str, y_true, y_pred, from_logits: bool = False,
-                delta: float = 1.0) -> np.ndarray:
+                delta: float = 1.0, label_smoothing: float = 0.0) -> np.ndarray:
     """One loss per row, from the reference kernels (the same clipping and log-sum-exp)."""
     y_true, y_pred = _pair(y_true, y_pred)
     if name == "categorical_crossentropy" and y_pred.shape[1] == 1:
         _warn_one_column(y_pred.shape, stacklevel=3)  # the caller of the public function
     ops = get_backend("numpy")
     code, T, P, _ = ops._loss_args(name, y_true, y_pred, from_logits, None)
-    delta = check_float(delta, "delta", low=0.0, low_open=True)
-    return _reference.sample_losses(code, T, P, from_logits, delta)
+    return _reference.sample_losses(code, T, P, from_logits,
+                                    loss_param(code, delta, label_smoothing))
 
 
 def mean_squared_error(y_true, y_pred) -> np.ndarray:
@@ -175,12 +233,15 @@ def huber(y_true, y_pred, delta: float = 1.0) -> np.ndarray:
     return _per_sample("huber", y_true, y_pred, delta=delta)
 
 
-def binary_crossentropy(y_true, y_pred, from_logits: bool = False) -> np.ndarray:
+def binary_crossentropy(y_true, y_pred, from_logits: bool = False,
+                        label_smoothing: float = 0.0) -> np.ndarray:
     """Per-sample binary cross-entropy (mean over the last axis), shape (n,)."""
-    return _per_sample("binary_crossentropy", y_true, y_pred, from_logits)
+    return _per_sample("binary_crossentropy", y_true, y_pred, from_logits,
+                       label_smoothing=label_smoothing)
 
 
-def categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -> np.ndarray:
+def categorical_crossentropy(y_true, y_pred, from_logits: bool = False,
+                             label_smoothing: float = 0.0) -> np.ndarray:
     """Per-sample ``-sum(t log p)`` for one-hot rows ``t``, shape (n,).
 
     Example
@@ -189,7 +250,8 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -> np.nd
     >>> nn.losses.categorical_crossentropy([[0, 1, 0]], [[0.05, 0.95, 0.0]]).round(4)
     array([0.0513])
     """
-    return _per_sample("categorical_crossentropy", y_true, y_pred, from_logits)
+    return _per_sample("categorical_crossentropy", y_true, y_pred, from_logits,
+                       label_smoothing=label_smoothing)
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -> np.ndarray:
@@ -197,12 +259,33 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False) -
     return _per_sample("sparse_categorical_crossentropy", y_true, y_pred, from_logits)
 
 
-mse, mae = mean_squared_error, mean_absolute_error
+def hinge(y_true, y_pred) -> np.ndarray:
+    """Per-sample ``mean(max(1 - t p, 0))`` (0/1 targets read as -1/+1), shape (n,)."""
+    return _per_sample("hinge", y_true, y_pred)
+
+
+def kl_divergence(y_true, y_pred) -> np.ndarray:
+    """Per-sample ``sum(t log(t / p))``, both clipped to [1e-7, 1], shape (n,)."""
+    return _per_sample("kl_divergence", y_true, y_pred)
+
+
+def poisson(y_true, y_pred) -> np.ndarray:
+    """Per-sample ``mean(p - t log(p + 1e-7))``, shape (n,)."""
+    return _per_sample("poisson", y_true, y_pred)
+
+
+def log_cosh(y_true, y_pred) -> np.ndarray:
+    """Per-sample ``mean(log(cosh(p - t)))``, shape (n,)."""
+    return _per_sample("log_cosh", y_true, y_pred)
+
+
+mse, mae, kld, logcosh = mean_squared_error, mean_absolute_error, kl_divergence, log_cosh
 
 
 _CLASSES = {cls.name: cls for cls in (MeanSquaredError, MeanAbsoluteError, Huber,
                                        BinaryCrossentropy, CategoricalCrossentropy,
-                                       SparseCategoricalCrossentropy)}
+                                       SparseCategoricalCrossentropy, Hinge, KLDivergence,
+                                       Poisson, LogCosh)}
 
 
 def get(identifier) -> Loss:
@@ -222,6 +305,8 @@ def serialize(loss: Loss) -> dict:
 
 
 __all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
-           "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "binary_crossentropy",
-           "categorical_crossentropy", "get", "huber", "mae", "mean_absolute_error",
-           "mean_squared_error", "mse", "serialize", "sparse_categorical_crossentropy"]
+           "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "Hinge",
+           "KLDivergence", "Poisson", "LogCosh", "binary_crossentropy",
+           "categorical_crossentropy", "get", "hinge", "huber", "kl_divergence", "kld",
+           "log_cosh", "logcosh", "mae", "mean_absolute_error", "mean_squared_error", "mse",
+           "poisson", "serialize", "sparse_categorical_crossentropy"]

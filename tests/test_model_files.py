@@ -317,7 +317,7 @@ NONSENSE = {
     "bad schedule": _set(OPT + ("config", "learning_rate"),
                          {"class_name": "ExponentialDecay", "config": {"decay_steps": 0}}),
     "two clippings": _set(OPT + ("config",), {"clipnorm": 1.0, "clipvalue": 1.0}),
-    "unknown loss": _set(("compile", "loss"), {"name": "hinge", "config": {}}),
+    "unknown loss": _set(("compile", "loss"), {"name": "squared_hinge", "config": {}}),
     "loss a number": _set(("compile", "loss"), 3),
     "bad loss option": _set(("compile", "loss"), {"name": "huber", "config": {"delta": -1}}),
     "unknown metric": _set(("compile", "metrics"), ["auc_pr"]),

@@ -37,6 +37,7 @@ from nncore.backends.arrays import (  # noqa: F401 (as_float_array, as_output: p
 )
 from nncore.backends.codes import (  # noqa: F401 (the interface's names)
     _LOGIT_LOSSES, ACTIVATION_CODES, ACTIVATIONS, DEFAULT_ALPHA, LOSS_CODES, LOSSES,
+    SMOOTHED_LOSSES,
     activation_name, loss_name,
 )
 from nncore.backends.updates import ParameterOps
@@ -198,7 +199,7 @@ class Backend(ParameterOps, abc.ABC):
 
     # ------------------------------------------------------------- losses
     def loss(self, name: str, y_true, y_pred: np.ndarray, *, from_logits: bool = False,
-             delta: float = 1.0, sample_weight=None) -> float:
+             delta: float = 1.0, label_smoothing: float = 0.0, sample_weight=None) -> float:
         """The loss value, as Keras 3 computes it (``sum_over_batch_size`` reduction).
 
         Per sample ``i`` (``d`` features, ``e = p - t``):
@@ -208,15 +209,21 @@ class Backend(ParameterOps, abc.ABC):
         [1e-7, 1 - 1e-7], or from logits ``mean(max(z, 0) - z t + log1p(exp(-|z|)))``;
         categorical_crossentropy ``-sum(t log p)`` with ``p`` first divided by its row sum
         then clipped, or from logits ``logsumexp(z) - sum(t z)`` (for one-hot t);
-        sparse_categorical_crossentropy the same with integer labels (n,) or (n, 1).
+        sparse_categorical_crossentropy the same with integer labels (n,) or (n, 1);
+        hinge ``mean(max(1 - t p, 0))`` (0/1 labels read as -1/+1); kl_divergence
+        ``sum(t log(t / p))`` with both clipped to [1e-7, 1]; poisson
+        ``mean(p - t log(p + 1e-7))``; log_cosh ``mean(log cosh(e))``.
+        ``label_smoothing`` s replaces the binary and categorical cross-entropies' targets
+        by ``t (1 - s) + s / 2`` and ``t (1 - s) + s / d``.
         The batch loss is ``sum_i w_i loss_i / n``.
         """
         code, T, P, sw = self._loss_args(name, y_true, y_pred, from_logits, sample_weight)
-        delta = check_float(delta, "delta", low=0.0, low_open=True)
-        return self._loss(code, T, P, bool(from_logits), delta, sw, None)
+        param = loss_param(code, delta, label_smoothing)
+        return self._loss(code, T, P, bool(from_logits), param, sw, None)
 
     def loss_and_grad(self, name: str, y_true, y_pred: np.ndarray, *,
-                      from_logits: bool = False, delta: float = 1.0, sample_weight=None,
+                      from_logits: bool = False, delta: float = 1.0,
+                      label_smoothing: float = 0.0, sample_weight=None,
                       out: np.ndarray | None = None) -> tuple[float, np.ndarray]:
         """The loss value and its gradient with respect to ``y_pred``, in one pass.
 
@@ -226,10 +233,10 @@ class Backend(ParameterOps, abc.ABC):
         probabilities the derivative is taken at the clipped value.
         """
         code, T, P, sw = self._loss_args(name, y_true, y_pred, from_logits, sample_weight)
-        delta = check_float(delta, "delta", low=0.0, low_open=True)
+        param = loss_param(code, delta, label_smoothing)
         dP = as_output(out, "out", P.shape, P.dtype)
         _check_no_overlap(dP, "out", y_true=T, y_pred=P, sample_weight=sw)
-        value = self._loss(code, T, P, bool(from_logits), delta, sw, dP)
+        value = self._loss(code, T, P, bool(from_logits), param, sw, dP)
         return value, dP
 
     def _loss_args(self, name, y_true, y_pred, from_logits, sample_weight):
@@ -346,7 +353,7 @@ class Backend(ParameterOps, abc.ABC):
 
     # ------------------------------------------------------------- compiled steps
     def dense_plan(self, weights: list, grads: list, codes: list[int], alphas: list[float],
-                   loss_code: int, from_logits: bool, delta: float, fused: bool):
+                   loss_code: int, from_logits: bool, param: float, fused: bool):
         """The training step of a stack of Dense layers as one object, or None.
 
         Its ``train_step(X, T, sw)`` runs the forward pass, the loss and the backward pass
@@ -373,7 +380,7 @@ class Backend(ParameterOps, abc.ABC):
                         ) -> None: ...
 
     @abc.abstractmethod
-    def _loss(self, code: int, T, P, from_logits: bool, delta: float, sw, dP) -> float: ...
+    def _loss(self, code: int, T, P, from_logits: bool, param: float, sw, dP) -> float: ...
 
     @abc.abstractmethod
     def _batch_norm_forward(self, X, gamma, beta, moving_mean, moving_variance,
@@ -414,3 +421,16 @@ class Backend(ParameterOps, abc.ABC):
 
     @abc.abstractmethod
     def _scale(self, g, factor: float) -> None: ...
+
+
+
+def loss_param(code: int, delta, label_smoothing) -> float:
+    """The loss kernels' one parameter for loss ``code``: Huber's ``delta`` (> 0), the
+    cross-entropies' ``label_smoothing`` (in [0, 1]); 0 for the others."""
+    delta = check_float(delta, "delta", low=0.0, low_open=True)
+    label_smoothing = check_float(label_smoothing, "label_smoothing", low=0.0, high=1.0)
+    name = LOSSES[code]
+    if label_smoothing and name not in SMOOTHED_LOSSES:
+        raise ValueError(f"label_smoothing applies only to {' and '.join(SMOOTHED_LOSSES)}. "
+                         f"Received: label_smoothing={label_smoothing} for {name}")
+    return delta if name == "huber" else label_smoothing

@@ -18,7 +18,8 @@ ACTIVATIONS = (
 )
 LOSSES = (
     "mean_squared_error", "mean_absolute_error", "huber", "binary_crossentropy",
-    "categorical_crossentropy", "sparse_categorical_crossentropy",
+    "categorical_crossentropy", "sparse_categorical_crossentropy", "hinge",
+    "kl_divergence", "poisson", "log_cosh",
 )
 ACTIVATION_CODES = {name: code for code, name in enumerate(ACTIVATIONS)}
 LOSS_CODES = {name: code for code, name in enumerate(LOSSES)}
@@ -29,9 +30,12 @@ _ACTIVATION_ALIASES = {"identity": "linear", "none": "linear", "swish": "silu"}
 DEFAULT_ALPHA = {"leaky_relu": 0.2, "elu": 1.0}
 
 _LOSS_ALIASES = {"mse": "mean_squared_error", "mae": "mean_absolute_error",
-                 "huber_loss": "huber"}
+                 "huber_loss": "huber", "kld": "kl_divergence",
+                 "kullback_leibler_divergence": "kl_divergence", "logcosh": "log_cosh"}
 _LOGIT_LOSSES = ("binary_crossentropy", "categorical_crossentropy",
                  "sparse_categorical_crossentropy")
+#: The losses whose targets Keras's ``label_smoothing`` applies to (the kernels' param).
+SMOOTHED_LOSSES = ("binary_crossentropy", "categorical_crossentropy")
 
 
 def activation_name(name: str | None) -> str:
@@ -72,7 +76,8 @@ C_ENUMS = {
     "nnc_activation": ([f"NNC_{name.upper()}" for name in ACTIVATIONS],
                        "NNC_NUM_ACTIVATIONS"),
     "nnc_loss_code": (["NNC_LOSS_MSE", "NNC_LOSS_MAE", "NNC_LOSS_HUBER", "NNC_LOSS_BCE",
-                       "NNC_LOSS_CCE", "NNC_LOSS_SCCE"], "NNC_LOSS_COUNT"),
+                       "NNC_LOSS_CCE", "NNC_LOSS_SCCE", "NNC_LOSS_HINGE", "NNC_LOSS_KLD",
+                       "NNC_LOSS_POISSON", "NNC_LOSS_LOG_COSH"], "NNC_LOSS_COUNT"),
 }
 
 

@@ -46,7 +46,7 @@ class Trainer:
         dP = self._layers[-1]._buffer("dloss", out.shape) if grad else None
         value = self.ops._loss(LOSS_CODES[self.loss.name], Y, out,
                                fused or self.loss.from_logits,
-                               self.loss.delta, sw, dP)
+                               self.loss.param, sw, dP)
         return value + self._penalty(), dP, fused
 
     def _penalty(self) -> float:
@@ -62,7 +62,7 @@ class Trainer:
         if not all(type(layer) is Dense for layer in self._layers):
             return None
         key = (id(self._flat), self.loss.name, self.loss.from_logits,
-               self.loss.delta, self._fused_output())
+               self.loss.param, self._fused_output())
         if getattr(self, "_plan_key", None) != key:
             layers = self._layers
             self._plan = self.ops.dense_plan(
@@ -71,7 +71,7 @@ class Trainer:
                  for layer in layers],
                 [layer._code for layer in layers], [layer._alpha for layer in layers],
                 LOSS_CODES[self.loss.name], self.loss.from_logits,
-                self.loss.delta, key[-1])
+                self.loss.param, key[-1])
             self._plan_key = key
         return self._plan
 

@@ -13,6 +13,7 @@ VARIANTS = [
     ("binary_crossentropy", False), ("binary_crossentropy", True),
     ("categorical_crossentropy", False), ("categorical_crossentropy", True),
     ("sparse_categorical_crossentropy", False), ("sparse_categorical_crossentropy", True),
+    ("hinge", False), ("kl_divergence", False), ("poisson", False), ("log_cosh", False),
 ]
 VARIANT_IDS = [name + ("-logits" if logits else "") for name, logits in VARIANTS]
 SHAPES = [(1, 1), (1, 3), (3, 17), (17, 257), (257, 3), (257, 1)]
@@ -31,12 +32,17 @@ def make_data(name, from_logits, n, d, dtype, rng):
     elif name == "binary_crossentropy":
         T = rng.uniform(0, 1, size=(n, d)).astype(dtype)
         T[::3] = np.round(T[::3])
+    elif name == "hinge":
+        T = rng.choice([-1.0, 1.0], size=(n, d)).astype(dtype)
+    elif name in ("kl_divergence", "poisson"):
+        T = rng.uniform(0, 2 if name == "poisson" else 1, size=(n, d)).astype(dtype)
+        T.flat[::4] = 0.0  # KL's clip of t at eps, Poisson's zero counts
     else:
         T = rng.normal(size=(n, d)).astype(dtype)
     if from_logits:
         P = (rng.normal(size=(n, d)) * 4).astype(dtype)
         P.flat[::11] = 60.0  # saturates exp and sigmoid in float32
-    elif name in LOGIT_LOSSES:
+    elif name in LOGIT_LOSSES or name in ("kl_divergence", "poisson"):
         P = rng.uniform(0, 1, size=(n, d)).astype(dtype)
         P.flat[1::7] = 0.0
         P.flat[3::7] = 1.0
@@ -223,7 +229,8 @@ def test_nan_in_y_pred_propagates(backend, dtype, name, from_logits):
 # --------------------------------------------------------------------------- gradients
 def fd_data(name, from_logits, n, d, rng):
     """float64 points where every loss is smooth: probabilities well inside the clip
-    range, MAE and Huber errors at least 0.2 away from 0 and from delta = 0.8."""
+    range, MAE and Huber errors at least 0.2 away from 0 and from delta = 0.8, hinge
+    margins away from 0."""
     if from_logits:
         P = rng.normal(size=(n, d)) * 2
     elif name in LOGIT_LOSSES:
@@ -232,6 +239,11 @@ def fd_data(name, from_logits, n, d, rng):
         return rng.integers(0, d, size=n), P
     if name in LOGIT_LOSSES:
         return rng.uniform(0, 1, size=(n, d)), P  # soft targets: the general formula
+    if name in ("kl_divergence", "poisson"):
+        return rng.uniform(0.05, 0.95, size=(n, d)), rng.uniform(0.05, 0.95, size=(n, d))
+    if name == "hinge":  # margins 1 - t p at least 0.2 away from the kink at 0
+        T = rng.choice([-1.0, 1.0], size=(n, d))
+        return T, T * rng.choice([-1.0, 1.0], (n, d)) * rng.uniform(0.2, 0.8, (n, d))
     T = rng.normal(size=(n, d))
     size = np.where(rng.random((n, d)) < 0.5, rng.uniform(0.2, 0.6, (n, d)),
                     rng.uniform(1.0, 2.0, (n, d)))

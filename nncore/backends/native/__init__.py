@@ -50,14 +50,14 @@ class NativeBackend(NumpyBackend):
 
     name = "native"
 
-    def dense_plan(self, weights, grads, codes, alphas, loss_code, from_logits, delta,
+    def dense_plan(self, weights, grads, codes, alphas, loss_code, from_logits, param,
                    fused):
         """The whole step in one call with the GIL released (see _kernels.DensePlan);
         None for stacks deeper than a plan holds, which then train layer by layer."""
         if len(weights) > _kernels.MAX_PLAN_LAYERS:
             return None
         return _kernels.DensePlan(weights, grads, codes, alphas, loss_code, from_logits,
-                                  delta, fused)
+                                  param, fused)
 
 
 for _name in COMPILED:

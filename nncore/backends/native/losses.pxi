@@ -3,15 +3,18 @@
 
 cdef extern from "losses.h" nogil:
     enum nnc_loss_code:  # csrc/codes.h, written from nncore/backends/codes.py
+        NNC_LOSS_HUBER
+        NNC_LOSS_BCE
+        NNC_LOSS_CCE
         NNC_LOSS_SCCE
         NNC_LOSS_COUNT
 
     double nnc_loss_f32(int code, Py_ssize_t n, Py_ssize_t d, const float *T,
                         const int64_t *labels, const float *P, const float *sw, float *dP,
-                        int from_logits, double delta)
+                        int from_logits, double param)
     double nnc_loss_f64(int code, Py_ssize_t n, Py_ssize_t d, const double *T,
                         const int64_t *labels, const double *P, const double *sw,
-                        double *dP, int from_logits, double delta)
+                        double *dP, int from_logits, double param)
 
 
 cdef int check_labels(const int64_t *labels, Py_ssize_t n, Py_ssize_t d,
@@ -29,8 +32,20 @@ cdef int check_labels(const int64_t *labels, Py_ssize_t n, Py_ssize_t d,
     return 0
 
 
-def loss(int code, T, P, bint from_logits, double delta, sw, dP) -> float:
+cdef int check_loss_param(int code, double param) except -1:
+    """Refuse a parameter the loss cannot take, as the public loss checks it: Huber's
+    delta > 0, a cross-entropy's label smoothing in [0, 1]."""
+    if code == NNC_LOSS_HUBER and not param > 0:
+        raise ValueError(f"delta must be > 0. Received: delta={param}")
+    if (code == NNC_LOSS_BCE or code == NNC_LOSS_CCE) and not 0 <= param <= 1:
+        raise ValueError(f"label_smoothing must be in [0, 1]. Received: "
+                         f"label_smoothing={param}")
+    return 0
+
+
+def loss(int code, T, P, bint from_logits, double param, sw, dP) -> float:
     """The batch loss of ``code`` (see csrc/losses.h); its gradient into ``dP`` if given.
+    ``param`` is Huber's delta or a cross-entropy's label smoothing.
 
     P is (n, d); T is (n, d) of P's dtype, or (n,) int64 labels in [0, d) for the sparse
     loss; sw is (n,) of P's dtype or None; dP is (n, d) of P's dtype or None.
@@ -45,6 +60,7 @@ def loss(int code, T, P, bint from_logits, double delta, sw, dP) -> float:
     cdef double value
     if code < 0 or code >= NNC_LOSS_COUNT:
         raise ValueError(f"Unknown loss code {code}.")
+    check_loss_param(code, param)
     h.count = 0
     try:
         p = first(&h, P, 2, False, "P")
@@ -63,11 +79,11 @@ def loss(int code, T, P, bint from_logits, double delta, sw, dP) -> float:
             if h.itemsize == 4:
                 value = nnc_loss_f32(code, n, d, <const float *>t, labels,
                                      <const float *>p, <const float *>w, <float *>g,
-                                     from_logits, delta)
+                                     from_logits, param)
             else:
                 value = nnc_loss_f64(code, n, d, <const double *>t, labels,
                                      <const double *>p, <const double *>w, <double *>g,
-                                     from_logits, delta)
+                                     from_logits, param)
     finally:
         release_all(&h)
     return value

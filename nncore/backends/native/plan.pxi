@@ -38,7 +38,7 @@ cdef class DensePlan:
     cdef int L, loss_code, from_logits, fused, float32
     # ready: built and checked; busy: a step (or __init__) is running, in some thread.
     cdef bint ready, busy
-    cdef double delta
+    cdef double param
     cdef Py_ssize_t itemsize, n
     cdef Py_ssize_t k[MAX_LAYERS]
     cdef Py_ssize_t m[MAX_LAYERS]
@@ -64,7 +64,7 @@ cdef class DensePlan:
     cdef object dtype, work, output, names  # names: of the held buffers, for errors
 
     def __init__(self, list weights, list grads, list codes, list alphas, int loss_code,
-                 bint from_logits, double delta, bint fused):
+                 bint from_logits, double param, bint fused):
         self._enter()
         try:
             # Unusable from here until every check has passed: a refused call leaves no
@@ -72,7 +72,7 @@ cdef class DensePlan:
             self.ready = False
             self._release()
             try:
-                self._build(weights, grads, codes, alphas, loss_code, from_logits, delta,
+                self._build(weights, grads, codes, alphas, loss_code, from_logits, param,
                             fused)
             except BaseException:
                 self._release()
@@ -117,7 +117,7 @@ cdef class DensePlan:
         return data
 
     cdef int _build(self, list weights, list grads, list codes, list alphas, int loss_code,
-                    bint from_logits, double delta, bint fused) except -1:
+                    bint from_logits, double param, bint fused) except -1:
         cdef int i, j, L = len(weights)
         cdef Py_buffer *view
         if not 0 < L <= MAX_LAYERS or not (len(grads) == len(codes) == len(alphas) == L):
@@ -125,8 +125,7 @@ cdef class DensePlan:
                              f"layer (1 to {MAX_LAYERS}).")
         if not 0 <= loss_code < NNC_LOSS_COUNT:
             raise ValueError(f"Unknown loss code {loss_code}.")
-        if not delta > 0:  # Huber's threshold, as the public loss checks it
-            raise ValueError(f"delta must be > 0. Received: delta={delta}")
+        check_loss_param(loss_code, param)
         try:
             layers = [(W, b, dW, db) for (W, b), (dW, db) in zip(weights, grads)]
         except (TypeError, ValueError):
@@ -172,7 +171,7 @@ cdef class DensePlan:
                     raise ValueError(f"{self.names[j]} must not share memory with "
                                      f"{self.names[i]}.")
         self.ngrads = self.nwritten
-        self.loss_code, self.from_logits, self.delta = loss_code, from_logits, delta
+        self.loss_code, self.from_logits, self.param = loss_code, from_logits, param
         self.fused = fused
         self.n = -1
         self.work = {}
@@ -323,10 +322,10 @@ cdef double _run(DensePlan p, Py_ssize_t n, const floating *X, const floating *T
     A = <floating *>(p.Z[L - 1] if p.fused else p.Y[L - 1])
     if floating is float:
         value = nnc_loss_f32(p.loss_code, n, p.m[L - 1], T, labels, A, sw,
-                             <float *>p.dP, p.from_logits or p.fused, p.delta)
+                             <float *>p.dP, p.from_logits or p.fused, p.param)
     else:
         value = nnc_loss_f64(p.loss_code, n, p.m[L - 1], T, labels, A, sw,
-                             <double *>p.dP, p.from_logits or p.fused, p.delta)
+                             <double *>p.dP, p.from_logits or p.fused, p.param)
     dA = <floating *>p.dP
     for i in range(L - 1, -1, -1):
         code = NNC_LINEAR if (p.fused and i == L - 1) else p.code[i]

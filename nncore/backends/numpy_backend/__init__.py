@@ -27,8 +27,8 @@ class NumpyBackend(Backend):
     _sum_squares = staticmethod(elementwise.sum_squares)
     _scale = staticmethod(elementwise.scale)
 
-    def dense_plan(self, weights, grads, codes, alphas, loss_code, from_logits, delta,
+    def dense_plan(self, weights, grads, codes, alphas, loss_code, from_logits, param,
                    fused):
         """The training step of a Dense stack, written out (see plan.DensePlan)."""
-        return plan.DensePlan(weights, grads, codes, alphas, loss_code, from_logits, delta,
+        return plan.DensePlan(weights, grads, codes, alphas, loss_code, from_logits, param,
                               fused)

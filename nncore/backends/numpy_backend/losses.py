@@ -16,7 +16,14 @@ given. Scaled by ``w_i / (n d)`` (or ``w_i / n`` for categorical cross-entropy),
 - binary_crossentropy ``(pc - t) / (pc (1 - pc))`` at ``pc = clip(p, eps, 1 - eps)``, or
   ``sigmoid(z) - t`` from logits;
 - categorical_crossentropy ``(sum_j t_j - t / q) / s_i`` with ``s_i`` the row sum and
-  ``q = clip(p / s_i, eps, 1 - eps)``, or ``softmax(z) * sum_j t_j - t`` from logits.
+  ``q = clip(p / s_i, eps, 1 - eps)``, or ``softmax(z) * sum_j t_j - t`` from logits;
+- hinge ``-t`` where ``1 - t p > 0``, else 0 (0/1 targets read as -1/+1 when the whole
+  batch's are 0 or 1, as Keras decides); poisson ``1 - t / (p + eps)``; log_cosh
+  ``tanh(e)``; kl_divergence (a sum over j, as the categorical one) ``-tc / pc`` with both
+  clipped to [eps, 1].
+
+``param`` is Huber's ``delta`` and the cross-entropies' label smoothing ``s``: their
+targets become ``t (1 - s) + s / 2`` (binary) and ``t (1 - s) + s / d`` (categorical).
 
 On probabilities the derivative is taken at the clipped value (Keras's clip would give
 a zero gradient outside the range): the gradient stays finite everywhere and is the
@@ -40,11 +47,13 @@ import numpy as np
 
 from nncore.backends.base import EPSILON, LOSS_CODES
 
+_BINARY = LOSS_CODES["binary_crossentropy"]
 _CATEGORICAL = LOSS_CODES["categorical_crossentropy"]
 _SPARSE = LOSS_CODES["sparse_categorical_crossentropy"]
+_KL = LOSS_CODES["kl_divergence"]
 
 
-def loss(code: int, T: np.ndarray, P: np.ndarray, from_logits: bool, delta: float,
+def loss(code: int, T: np.ndarray, P: np.ndarray, from_logits: bool, param: float,
          sw: np.ndarray | None, dP: np.ndarray | None) -> float:
     """The batch loss ``sum_i w_i * loss_i / n`` of loss ``code``; its gradient into ``dP``.
 
@@ -56,35 +65,39 @@ def loss(code: int, T: np.ndarray, P: np.ndarray, from_logits: bool, delta: floa
     P : (n, d) float32/float64 array: predictions, probabilities or logits.
     from_logits : bool
         For the cross-entropies: ``P`` holds logits. Ignored by the other losses.
-    delta : float
-        Huber's threshold (> 0).
+    param : float
+        Huber's threshold (> 0), or the cross-entropies' label smoothing (in [0, 1]).
     sw : (n,) array of P's dtype, or None (every weight 1).
     dP : (n, d) array of P's dtype to receive the gradient, or None.
     """
     n = P.shape[0]
     w = np.ones(n) if sw is None else sw.astype(np.float64)
     # d(batch loss) / d(loss_i) = w_i / n: the per-row factor of the gradient.
-    losses = sample_losses(code, T, P, from_logits, delta, w / n, dP)
+    losses = sample_losses(code, T, P, from_logits, param, w / n, dP)
     return float(np.dot(w, losses) / n)
 
 
 def sample_losses(code: int, T: np.ndarray, P: np.ndarray, from_logits: bool,
-                  delta: float, c: np.ndarray | None = None,
+                  param: float, c: np.ndarray | None = None,
                   dP: np.ndarray | None = None) -> np.ndarray:
     """``loss_i`` of every row as float64 (n,); with ``dP``, the gradient of
     ``sum_i c_i * loss_i`` is written into it (``c`` is then required)."""
     d = P.shape[1]
+    if param and code in (_BINARY, _CATEGORICAL):  # label smoothing
+        T = T * P.dtype.type(1 - param) + P.dtype.type(param / (2 if code == _BINARY else d))
+    if code == _KL:
+        return _kl_divergence(T, P, c, dP)
     if code in (_CATEGORICAL, _SPARSE):
         if code == _SPARSE:
             fn = _sparse_categorical_logits if from_logits else _sparse_categorical
         else:
             fn = _categorical_logits if from_logits else _categorical
         return fn(T, P, c, dP)
-    if code == LOSS_CODES["binary_crossentropy"]:
+    if code == _BINARY:
         elementwise = _binary_logits if from_logits else _binary
         E = elementwise(T, P, dP)
     else:
-        E = _REGRESSION[code](T, P, delta, dP)
+        E = _ELEMENTWISE[code](T, P, param, dP)
     if dP is not None:
         dP *= (c / d).astype(P.dtype)[:, None]
     return np.sum(E, axis=1, dtype=np.float64) / d
@@ -93,7 +106,7 @@ def sample_losses(code: int, T: np.ndarray, P: np.ndarray, from_logits: bool,
 # --------------------------------------------------------------------------- mean over j
 # Each returns the elementwise loss (n, d) and, if dP is given, writes the elementwise
 # derivative into it; loss() then averages over j and scales dP by w_i / (n d).
-def _mean_squared_error(T, P, delta, dP):
+def _mean_squared_error(T, P, param, dP):
     """``e**2``; derivative ``2 e``."""
     E = P - T
     if dP is not None:
@@ -101,7 +114,7 @@ def _mean_squared_error(T, P, delta, dP):
     return np.square(E)
 
 
-def _mean_absolute_error(T, P, delta, dP):
+def _mean_absolute_error(T, P, param, dP):
     """``|e|``; derivative ``sign(e)``, 0 at the kink (a subgradient, as autodiff gives)."""
     E = P - T
     if dP is not None:
@@ -109,10 +122,10 @@ def _mean_absolute_error(T, P, delta, dP):
     return np.abs(E)
 
 
-def _huber(T, P, delta, dP):
+def _huber(T, P, param, dP):
     """``e**2 / 2`` if ``|e| <= delta`` else ``delta * |e| - delta**2 / 2`` (Keras's form);
     derivative ``e`` clipped to [-delta, delta]."""
-    delta = P.dtype.type(delta)
+    delta = P.dtype.type(param)
     E = P - T
     A = np.abs(E)
     if dP is not None:
@@ -120,10 +133,45 @@ def _huber(T, P, delta, dP):
     return np.where(A <= delta, 0.5 * np.square(E), delta * A - 0.5 * delta * delta)
 
 
-_REGRESSION = {
+def _hinge(T, P, param, dP):
+    """``max(1 - t p, 0)``; derivative ``-t`` where the margin is positive, else 0. Keras
+    reads 0/1 targets as -1/+1 when every target of the batch is 0 or 1."""
+    if np.all((T == 0) | (T == 1)):
+        T = 2 * T - 1
+    margin = 1 - T * P
+    if dP is not None:  # a NaN margin stays NaN, as np.maximum keeps it in the loss
+        np.copyto(dP, np.where(margin > 0, -T, np.where(margin <= 0, 0, margin)))
+    return np.maximum(margin, 0)
+
+
+def _poisson(T, P, param, dP):
+    """``p - t log(p + eps)``; derivative ``1 - t / (p + eps)``."""
+    shifted = P + P.dtype.type(EPSILON)
+    # A negative rate has no log: NaN, as C gives it, without NumPy's warning (fit warns
+    # once that the loss became NaN).
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if dP is not None:
+            np.subtract(1, T / shifted, out=dP)
+        return P - T * np.log(shifted)
+
+
+def _log_cosh(T, P, param, dP):
+    """``log cosh(e) = |e| + log1p(exp(-2 |e|)) - log 2`` (cosh itself would overflow);
+    derivative ``tanh(e)``."""
+    E = P - T
+    A = np.abs(E)
+    if dP is not None:
+        np.tanh(E, out=dP)
+    return A + np.log1p(np.exp(-2 * A)) - P.dtype.type(np.log(2.0))
+
+
+_ELEMENTWISE = {
     LOSS_CODES["mean_squared_error"]: _mean_squared_error,
     LOSS_CODES["mean_absolute_error"]: _mean_absolute_error,
     LOSS_CODES["huber"]: _huber,
+    LOSS_CODES["hinge"]: _hinge,
+    LOSS_CODES["poisson"]: _poisson,
+    LOSS_CODES["log_cosh"]: _log_cosh,
 }
 
 
@@ -156,6 +204,17 @@ def _binary_logits(T, Z, dP):
 # --------------------------------------------------------------------------- sum over j
 # Each returns loss_i (n,) in float64 and, if dP is given, writes the full gradient
 # (already scaled by c = w_i / n) into it.
+def _kl_divergence(T, P, c, dP):
+    """``sum_j tc log(tc / pc)`` with ``tc, pc`` clipped to [eps, 1] (Keras's); the
+    derivative ``-tc / pc`` is taken at the clipped value, as for the cross-entropies."""
+    Tc = np.clip(T, EPSILON, 1).astype(P.dtype, copy=False)
+    Pc = np.clip(P, EPSILON, 1)
+    if dP is not None:
+        np.divide(-Tc, Pc, out=dP)
+        dP *= c.astype(P.dtype)[:, None]
+    return np.sum(Tc * np.log(Tc / Pc), axis=1, dtype=np.float64)
+
+
 def _categorical(T, P, c, dP):
     """``-sum_j t_j log q_j``, ``q = clip(p / s_i, eps, 1 - eps)``, ``s_i = sum_j p_ij``.
 

@@ -44,16 +44,17 @@ class DensePlan:
     weights : list of (W, b or None); W (k_i, m_i) with k_{i+1} = m_i.
     grads : list of (dW, db or None), the same shapes: written by each step.
     codes, alphas : the activation code and alpha of each layer.
-    loss_code, from_logits, delta : as the loss kernel takes them.
+    loss_code, from_logits, param : as the loss kernel takes them (param: Huber's delta
+        or a cross-entropy's label smoothing).
     fused : the loss is taken on the last layer's logits (see the module docstring).
     """
 
     def __init__(self, weights, grads, codes, alphas, loss_code: int, from_logits: bool,
-                 delta: float, fused: bool):
+                 param: float, fused: bool):
         self.layers = [(W, b, dW, db, code, alpha) for (W, b), (dW, db), code, alpha
                        in zip(weights, grads, codes, alphas)]
         self.loss_code, self.from_logits = loss_code, from_logits
-        self.delta, self.fused = delta, fused
+        self.param, self.fused = param, fused
         self._work: dict[int, tuple[list, np.ndarray]] = {}
 
     def _workspace(self, n: int) -> tuple[list, np.ndarray]:
@@ -81,7 +82,7 @@ class DensePlan:
             A = Y
         out = arrays[-1][0] if self.fused else arrays[-1][1]
         value = losses.loss(self.loss_code, T, out, self.from_logits or self.fused,
-                            self.delta, sw, dA)
+                            self.param, sw, dA)
         for i in range(len(self.layers) - 1, -1, -1):  # the chain rule, last layer first
             W, _, dW, db, code, alpha = self.layers[i]
             Z, Y, dX = arrays[i]
