@@ -259,6 +259,29 @@ def test_without_onnx_the_error_says_how_to_install(monkeypatch):
         nnc_onnx.to_onnx(_dense_model())
 
 
+# --------------------------------------------------------------------------- save()
+@pytest.mark.parametrize("name", ["m.keras", "m.h5", "M.HDF5", "m.pt", "m.pkl", "m.onnx"])
+def test_save_refuses_other_formats_extensions(tmp_path, name):
+    model = _dense_model()
+    ext = os.path.splitext(name)[1].lower()
+    with pytest.raises(ValueError, match=re.escape(f"({ext}): name the file .nnc")):
+        model.save(tmp_path / name)
+    assert not os.listdir(tmp_path)
+
+
+def test_save_points_onnx_to_export(tmp_path):
+    with pytest.raises(ValueError, match=r"for ONNX use model\.export"):
+        _dense_model().save(str(tmp_path / "m.onnx"))
+
+
+@pytest.mark.parametrize("name", ["m.nnc", "model", "run.1", "weights.bin"])
+def test_save_still_writes_nnc_and_other_names(tmp_path, name):
+    model = _dense_model()
+    model.save(tmp_path / name)
+    x = np.ones((1, 3), np.float32)
+    np.testing.assert_array_equal(nn.load_model(tmp_path / name).predict(x), model.predict(x))
+
+
 def test_predicted_softmax_worked_example():
     """The course's 4-8-8-3 network, exported: same probabilities, rows summing to 1."""
     _onnx()
