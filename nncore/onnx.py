@@ -254,8 +254,13 @@ class _Graph:
 
 # --------------------------------------------------------------------------- activations
 def _alpha(layer, activation: str) -> float:
-    # Dense resolves its alpha at build time; the Activation layer takes the default.
-    return float(getattr(layer, "_alpha", DEFAULT_ALPHA.get(activation, 0.0)))
+    # Dense resolves its alpha at build time (_alpha); the Activation layer takes the
+    # default. A layer given its own slope (alpha, or Keras's negative_slope) keeps it.
+    for attribute in ("_alpha", "alpha", "negative_slope"):
+        value = getattr(layer, attribute, None)
+        if value is not None:
+            return float(value)
+    return DEFAULT_ALPHA.get(activation, 0.0)
 
 
 def _activation(g: _Graph, activation: str, X: str, at: str, alpha: float) -> str:
