@@ -178,6 +178,10 @@ def export(model, filepath, opset: int | None = None) -> None:
     >>> model = nn.Sequential([nn.layers.Dense(2, input_dim=3)], seed=0)
     >>> nn.onnx.export(model, "model.onnx")  # doctest: +SKIP
     """
+    if not isinstance(filepath, (str, os.PathLike)) or \
+            not isinstance(os.fspath(filepath), str):
+        raise TypeError(f"filepath must be a str or os.PathLike naming a str path. "
+                        f"Received: filepath={filepath!r}")
     path = _check_path(filepath)
     if os.path.splitext(path)[1].lower() != ".onnx":
         raise ValueError(f"filepath must end in .onnx (ONNX export; model.save writes nncore's "
