@@ -27,6 +27,8 @@ def test_readme_example_runs(index, tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     if "XOR(a, b)" in code:
         assert "[0, 1, 1, 0]" in out and "[ 2. -1.]" in out
+    if "model.export(" in code:  # onnxruntime gives predict's outputs (tests/test_onnx.py)
+        assert float(out.split("largest difference from predict:")[1]) < 1e-6
     if "load_mnist" in code:
         loss, accuracy = (float(v) for v in re.findall(r"[\d.]+", out.splitlines()[-1]))
         assert accuracy >= 0.95

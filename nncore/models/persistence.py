@@ -8,6 +8,8 @@ no compiled object is ever copied.
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from nncore import layers as layers_module, losses as losses_module
@@ -24,7 +26,13 @@ class Persistence:
         so that a loaded model resumes training exactly. The file format is documented in
         :mod:`nncore.saving`; the file is replaced atomically. A symlink is followed to its
         target (which is replaced, the link kept); FIFOs and device nodes are refused.
+
+        The file is always nncore's format, conventionally ``.nnc``: a name ending in
+        another library's extension (``.keras``, ``.h5``, ``.onnx``, ``.pt``...) is
+        refused with a ValueError rather than given a format it does not hold; ONNX files
+        come from :meth:`export`.
         """
+        _check_extension(filepath)
         self._require_built("save")
         saving.write_archive(filepath, *self._archive(include_optimizer))
 
@@ -128,6 +136,32 @@ class Persistence:
     def __copy__(self):
         raise TypeError("A Sequential model cannot be copied shallowly: the copy would share "
                         "its weights and optimizer state. Use copy.deepcopy(model).")
+
+
+#: Other libraries' model-file extensions, and whose: save() never writes nncore's format
+#: under a name that promises one of these.
+FOREIGN_EXTENSIONS = {".keras": "Keras", ".h5": "HDF5", ".hdf5": "HDF5", ".onnx": "ONNX",
+                      ".pt": "PyTorch", ".pth": "PyTorch", ".pb": "TensorFlow",
+                      ".tflite": "TensorFlow Lite", ".safetensors": "safetensors",
+                      ".pkl": "pickle", ".pickle": "pickle", ".joblib": "joblib"}
+
+
+def _check_extension(filepath) -> None:
+    """Refuse a path whose extension names another format (other types: write_archive
+    says what it takes)."""
+    if not isinstance(filepath, (str, os.PathLike)):
+        return
+    name = os.fspath(filepath)
+    if not isinstance(name, str):
+        return
+    ext = os.path.splitext(name)[1].lower()
+    if ext in FOREIGN_EXTENSIONS:
+        how = ("; for ONNX use model.export(filepath)" if ext == ".onnx" else
+               "; pickle or joblib a model directly (it pickles as this format)"
+               if FOREIGN_EXTENSIONS[ext] in ("pickle", "joblib") else "")
+        raise ValueError(f"save() writes nncore's own model format, not "
+                         f"{FOREIGN_EXTENSIONS[ext]} ({ext}): name the file .nnc{how}. "
+                         f"Received: filepath={name!r}")
 
 
 def _rng_state(rng: np.random.Generator) -> dict:

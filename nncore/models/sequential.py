@@ -14,7 +14,7 @@ import weakref
 import numpy as np
 
 from nncore import backends, layers as layers_module, losses as losses_module
-from nncore import metrics as metrics_module, optimizers, saving
+from nncore import metrics as metrics_module, onnx as onnx_export, optimizers, saving
 from nncore._training_guard import TrainingGuard
 from nncore._checks import MAX_WIDTH, as_dtype, check_int, make_rng, snake_case, to_array
 from nncore.layers import Layer
@@ -339,6 +339,31 @@ class Sequential(Inputs, Trainer, Persistence):
         if config.get("input_dim") is not None:
             model.build(config["input_dim"])
         return model
+
+    def export(self, filepath, format: str = "onnx", *, opset: int | None = None) -> None:
+        """Write the model for inference elsewhere, as Keras's ``model.export``: an ONNX
+        file (:mod:`nncore.onnx`: opset 17 and IR version 8 by default, input ``"input"``
+        of shape ``["batch", n_features]``, output ``"output"``; needs
+        ``pip install nncore[onnx]``). ``save`` writes nncore's own ``.nnc`` files.
+
+        Parameters
+        ----------
+        filepath : str or os.PathLike
+            The file to write, ending in ``.onnx``; replaced atomically.
+        format : {"onnx"}
+            The only format.
+        opset : int, optional
+            The ONNX opset, from 13; 17 by default.
+
+        Example
+        -------
+        >>> import nncore as nn
+        >>> model = nn.Sequential([nn.layers.Dense(3, input_dim=4, activation="softmax")])
+        >>> model.export("model.onnx")  # doctest: +SKIP
+        """
+        if format != "onnx":
+            raise ValueError(f"format must be 'onnx'. Received: format={format!r}")
+        onnx_export.export(self, filepath, opset)
 
     def _require_built(self, what: str) -> None:
         if not self.built:
