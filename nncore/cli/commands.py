@@ -179,8 +179,7 @@ def train(args) -> int:
     else:
         model.compile(optimizer, "mean_squared_error", ["mae"])
     model.summary()
-    print(f"preprocessing: {prep.describe()} (statistics of the {len(x_train)} training "
-          "rows, stored in the model file)")
+    print(f"preprocessing: {prep.describe()} (statistics of {len(x_train)} training rows)")
     inputs = lambda rows: _in_range(prep.apply(rows), get("data"))  # noqa: E731
     val = (inputs(x_val), prep.target(y_val)) if len(x_val) else None
     model.fit(inputs(x_train), prep.target(y_train), epochs=get("epochs"),
@@ -190,7 +189,7 @@ def train(args) -> int:
               + f" ({len(x_val)} rows, --validation-split {float(get('validation_split')):g})")
     model.metadata[KEY] = prep.to_metadata()
     model.save(get("output"))
-    print(f"saved {get('output')}")
+    print(f"saved {get('output')} (with its preprocessing)")
     return 0
 
 
