@@ -600,3 +600,32 @@ def test_the_missing_mnist_message_names_the_flags(tmp_path, capsys, monkeypatch
     assert main(["train", "--data", "mnist", "--data-path", "d", "--download",
                  "--mnist-test"]) == 2
     assert seen == {"path": "d", "kind": "test", "download": True}
+
+
+def test_mnist_pixels_are_divided_by_255_at_training_and_at_predict(tmp_path, capsys,
+                                                                    monkeypatch):
+    """MNIST keeps its /255 (no standardization: the border pixels are always 0); the
+    model file says so, and predict divides raw pixel rows by 255 unasked."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(60, 28, 28), dtype=np.uint8)
+    labels = np.arange(60) % 10
+    monkeypatch.setattr(nn.datasets, "load_mnist", lambda path, kind, download: (images,
+                                                                                 labels))
+    model_path = tmp_path / "mnist.nnc"
+    assert main(["train", "--data", "mnist", "--layers", "8", "--epochs", "1",
+                 "--task", "classification", "--seed", "0",
+                 "--output", str(model_path)]) == 0
+    assert "preprocessing: divided by 255 (" in capsys.readouterr().out
+    model = nn.load_model(model_path)
+    stored = model.metadata["nncore.cli"]
+    assert stored["scale"] == 255 and stored["mean"] is None and stored["std"] is None
+    pixels = images.reshape(60, -1)[:5]
+    np.savetxt(tmp_path / "pixels.csv", pixels, delimiter=",", fmt="%d")
+    assert main(["predict", str(model_path), "--input", str(tmp_path / "pixels.csv"),
+                 "--proba"]) == 0
+    np.testing.assert_allclose(printed_rows(capsys.readouterr().out),
+                               model.predict(pixels / 255.0), rtol=1e-5, atol=1e-6)
+    # --scale on top of a stored preprocessing would divide twice: refused.
+    assert main(["predict", str(model_path), "--input", str(tmp_path / "pixels.csv"),
+                 "--scale", "255"]) == 2
+    assert "--scale" in capsys.readouterr().err
