@@ -138,11 +138,14 @@ class Progbar:
             if now - self._last_draw < self.interval:
                 return
             self._last_draw = now
-        text = "\n".join(self.render(current, values, _now(), finalize, out))
+        lines = self.render(current, values, _now(), finalize, out)
+        text = "\n".join(lines)
         if interactive:
             up = f"\x1b[{self._lines - 1}A" if self._lines > 1 else ""
             out.write(f"\r{up}\x1b[J{text}" + ("\n" if finalize else ""))
-            self._lines = text.count("\n") + 1
+            # Rows on the screen: a value wider than the terminal takes more than one.
+            width = self.width if self.width is not None else terminal_width()
+            self._lines = sum(max(1, math.ceil(len(line) / width)) for line in lines)
         else:
             out.write(text + "\n")
         out.flush()

@@ -613,3 +613,14 @@ def test_an_ascii_stream_gets_an_ascii_bar(clock):
     stream = Ascii()
     nn.progress.Progbar(4, stream=stream, width=80).update(2, finalize=True)
     assert stream.written == ["2/4 ==========.......... 0s 6ms/step\n"]
+
+
+def test_a_value_wider_than_the_terminal_is_redrawn_over_all_its_rows(clock):
+    terminal = FakeTerminal()
+    bar = nn.progress.Progbar(2, stream=terminal, width=10, interval=0)
+    bar.update(1, {"a_very_long_metric_name": 0.5})
+    bar.update(2, {"a_very_long_metric_name": 0.25}, finalize=True)
+    # Never cut, so the terminal folds the lines: 16 characters take 2 rows of 10, 31
+    # take 4; the next drawing goes back up 5 rows to the first.
+    assert terminal.written[0] == "\r\x1b[J1/2 0s 24ms/step\na_very_long_metric_name: 0.5000"
+    assert terminal.written[1].startswith("\r\x1b[5A\x1b[J2/2 ")
