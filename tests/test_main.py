@@ -629,3 +629,28 @@ def test_mnist_pixels_are_divided_by_255_at_training_and_at_predict(tmp_path, ca
     assert main(["predict", str(model_path), "--input", str(tmp_path / "pixels.csv"),
                  "--scale", "255"]) == 2
     assert "--scale" in capsys.readouterr().err
+
+
+def test_huge_targets_are_named_whichever_split_holds_them(tmp_path, capsys):
+    """A target of 1e300 (regression, standardized or not) cannot be trained on in
+    float32: the message names the file, wherever the shuffled split put the row."""
+    rows = np.column_stack([np.arange(20.0), np.arange(20.0) + 0.5])
+    rows[7, 1] = 1e300
+    np.savetxt(tmp_path / "huge.csv", rows, delimiter=",")
+    messages = set()
+    for seed in range(4):
+        for flag in ("--standardize", "--no-standardize"):
+            assert main(["train", "--data", str(tmp_path / "huge.csv"), "--epochs", "1",
+                         "--seed", str(seed), flag,
+                         "--output", str(tmp_path / "m.nnc")]) == 2
+            err = capsys.readouterr().err
+            assert err.startswith(f"nncore train: error: {tmp_path / 'huge.csv'}: "), err
+            message = err.split("huge.csv: ")[1]
+            assert message in (
+                "the target is too large to standardize (its variance overflows); "
+                "rescale it or give --no-standardize\n",
+                "after preprocessing, values of the target are beyond the range of float32 "
+                "(3.4e38); rescale them\n"), err
+            messages.add(message)
+    assert len(messages) == 2          # the row was in the training split, then held out
+    assert not (tmp_path / "m.nnc").exists()

@@ -181,8 +181,9 @@ def train(args) -> int:
     model.summary()
     print(f"preprocessing: {prep.describe()} (statistics of {len(x_train)} training rows)")
     inputs = lambda rows: _in_range(prep.apply(rows), get("data"))  # noqa: E731
-    val = (inputs(x_val), prep.target(y_val)) if len(x_val) else None
-    model.fit(inputs(x_train), prep.target(y_train), epochs=get("epochs"),
+    target = lambda y: _in_range(prep.target(y), get("data"), "the target")  # noqa: E731
+    val = (inputs(x_val), target(y_val)) if len(x_val) else None
+    model.fit(inputs(x_train), target(y_train), epochs=get("epochs"),
               batch_size=get("batch_size"), validation_data=val, verbose=1)
     if val is not None:
         print("held-out " + _scores(model, prep, x_val, y_val, get("batch_size"))
@@ -193,10 +194,10 @@ def train(args) -> int:
     return 0
 
 
-def _in_range(x: np.ndarray, source: str) -> np.ndarray:
+def _in_range(x: np.ndarray, source: str, what: str = "the features") -> np.ndarray:
     """``x``, refused when the network's float32 cannot hold it."""
     if x.size and not np.abs(x).max() < np.finfo(np.float32).max:
-        raise ValueError(f"{source}: after preprocessing, some features are beyond the "
+        raise ValueError(f"{source}: after preprocessing, values of {what} are beyond the "
                          "range of float32 (3.4e38); rescale them")
     return x
 
