@@ -11,10 +11,12 @@ from __future__ import annotations
 import inspect
 import math
 import os
+import sys
 import warnings
 
 import numpy as np
 
+from nncore import progress
 from nncore._checks import check_float, check_int
 from nncore.optimizers import schedules
 
@@ -285,24 +287,45 @@ class LearningRateScheduler(Callback):
 
 
 class ProgbarLogger(Callback):
-    """A tqdm progress bar per epoch showing the running loss and metrics."""
+    """The progress display of ``fit`` (added by ``fit`` when ``verbose`` is 1 or 2).
 
-    def __init__(self, steps: int, epochs: int):
-        self.steps, self.epochs = steps, epochs
+    ``verbose=1``: ``Epoch 1/10``, then a bar redrawn as batches complete that ends as
+    Keras 3's line, ``8/8 ━━━━━━━━━━━━━━━━━━━━ 0s 2ms/step - loss: 0.4312 - ...``; every
+    logged value is shown, the ones that do not fit the terminal's width on the lines
+    under the bar (see :mod:`nncore.progress`). ``verbose=2``: one line per epoch,
+    ``Epoch 1/10 - 8/8 - 0s - 2ms/step - loss: 0.4312 - ...``. Written to ``sys.stderr``,
+    so that the standard output holds only a program's results.
+
+    Example
+    -------
+    >>> import nncore as nn
+    >>> nn.callbacks.ProgbarLogger(steps=8, epochs=10, verbose=2).verbose
+    2
+    """
+
+    def __init__(self, steps: int, epochs: int, verbose: int = 1):
+        self.steps = check_int(steps, "steps", low=0)
+        self.epochs = check_int(epochs, "epochs", low=0)
+        self.verbose = check_int(verbose, "verbose", low=1, high=2)
         self.bar = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        from tqdm.auto import tqdm
-
-        self.bar = tqdm(total=self.steps, desc=f"Epoch {epoch + 1}/{self.epochs}",
-                        unit="batch", leave=True, dynamic_ncols=True)
+        self._start = progress._now()
+        if self.verbose == 1:
+            print(f"Epoch {epoch + 1}/{self.epochs}", file=sys.stderr, flush=True)
+            self.bar = progress.Progbar(self.steps)
+        self._seen = 0
 
     def on_train_batch_end(self, batch, logs=None):
-        self.bar.update(1)
-        if logs and (batch % 10 == 0 or batch == self.steps - 1):
-            self.bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
+        self._seen = batch + 1
+        if self.bar is not None:
+            self.bar.update(batch + 1, logs)
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs:
-            self.bar.set_postfix({k: f"{v:.4f}" for k, v in logs.items()}, refresh=False)
-        self.bar.close()
+        if self.verbose == 1:
+            self.bar.update(self._seen, logs, finalize=True)
+            self.bar = None
+        else:
+            print(progress.epoch_line(epoch, self.epochs, self._seen,
+                                      progress._now() - self._start, logs or {}),
+                  file=sys.stderr, flush=True)

@@ -454,3 +454,173 @@ def test_learning_rate_scheduler_accepts_one_argument_schedules():
     history = model.fit(x, y, epochs=3, verbose=0, callbacks=[sched])
     assert seen == [0, 1, 2]
     np.testing.assert_allclose(history.history["learning_rate"], [0.1, 0.05, 0.1 / 3])
+
+
+# --------------------------------------------------------------------------- progress display
+@pytest.fixture
+def clock(monkeypatch):
+    """A clock that moves 12 ms each time the display reads it: the times shown are then
+    exact and repeatable (no wall-clock time enters the assertions)."""
+    ticks = iter(range(10**6))
+    monkeypatch.setattr(nn.progress, "_now", lambda: 0.012 * next(ticks))
+
+
+def _progress_model():
+    """Many metrics (and their val_ twins): 8 values on each epoch's display."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((30, 4))
+    y = (x[:, 0] + x[:, 1] > 0).astype(int)
+    model = nn.Sequential([nn.layers.Dense(3, input_dim=4, activation="softmax")], seed=0,
+                          backend="numpy", dtype="float64")
+    model.compile(nn.optimizers.Adam(0.01), "sparse_categorical_crossentropy",
+                  ["accuracy", "mse", "mae"])
+    return model, x, y
+
+
+EPOCH_1 = ["loss: 1.0506", "accuracy: 0.5417", "mse: 0.3229", "mae: 0.4861",
+           "val_loss: 1.4590", "val_accuracy: 0.3333", "val_mse: 0.3660", "val_mae: 0.5000"]
+
+
+def test_the_progress_display_at_80_columns(capsys, monkeypatch, clock):
+    """Every value on the display, none cut: the bar line as Keras prints it, then the
+    values on the lines under it, broken between two of them."""
+    monkeypatch.setenv("COLUMNS", "80")
+    model, x, y = _progress_model()
+    model.fit(x, y, epochs=2, batch_size=8, validation_split=0.2, verbose=1)
+    captured = capsys.readouterr()
+    assert captured.out == ""                              # stdout stays the program's
+    lines = captured.err.splitlines()
+    assert lines[:4] == [
+        "Epoch 1/2",
+        "3/3 ━━━━━━━━━━━━━━━━━━━━ 0s 4ms/step",
+        "loss: 1.0506 - accuracy: 0.5417 - mse: 0.3229 - mae: 0.4861 - val_loss: 1.4590",
+        "val_accuracy: 0.3333 - val_mse: 0.3660 - val_mae: 0.5000"]
+    assert " - ".join(lines[2:4]) == " - ".join(EPOCH_1)
+    assert lines[4] == "Epoch 2/2" and len(lines) == 8
+    assert max(len(line) for line in lines) <= 80 and "\r" not in captured.err
+
+
+def test_the_progress_display_at_40_columns(capsys, monkeypatch, clock):
+    monkeypatch.setenv("COLUMNS", "40")
+    model, x, y = _progress_model()
+    model.fit(x, y, epochs=1, batch_size=8, validation_split=0.2, verbose=1)
+    assert capsys.readouterr().err == "\n".join([
+        "Epoch 1/1",
+        "3/3 ━━━━━━━━━━━━━━━━━━━━ 0s 4ms/step",
+        "loss: 1.0506 - accuracy: 0.5417",
+        "mse: 0.3229 - mae: 0.4861",
+        "val_loss: 1.4590 - val_accuracy: 0.3333",
+        "val_mse: 0.3660 - val_mae: 0.5000", ""])
+
+
+def test_a_wide_terminal_gets_keras_one_line(capsys, monkeypatch, clock):
+    monkeypatch.setenv("COLUMNS", "300")
+    model, x, y = _progress_model()
+    model.fit(x, y, epochs=1, batch_size=8, validation_split=0.2, verbose=1)
+    assert capsys.readouterr().err == (
+        "Epoch 1/1\n3/3 ━━━━━━━━━━━━━━━━━━━━ 0s 4ms/step - " + " - ".join(EPOCH_1) + "\n")
+
+
+def test_narrower_than_one_value_nothing_is_cut(capsys, monkeypatch, clock):
+    """At 12 columns the bar shrinks away and each value has a line, whole."""
+    monkeypatch.setenv("COLUMNS", "12")
+    model, x, y = _progress_model()
+    model.fit(x, y, epochs=1, batch_size=8, validation_split=0.2, verbose=1)
+    assert capsys.readouterr().err.splitlines() == ["Epoch 1/1", "3/3 0s 4ms/step", *EPOCH_1]
+
+
+def test_verbose_2_prints_one_line_per_epoch(capsys, monkeypatch, clock):
+    monkeypatch.setenv("COLUMNS", "40")                    # never wrapped: it is for logs
+    model, x, y = _progress_model()
+    model.fit(x, y, epochs=2, batch_size=8, validation_split=0.2, verbose=2)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2
+    assert lines[0] == "Epoch 1/2 - 3/3 - 0s - 4ms/step - " + " - ".join(EPOCH_1)
+    assert lines[1].startswith("Epoch 2/2 - 3/3 - 0s - 4ms/step - loss: ")
+
+
+@pytest.mark.parametrize("verbose", [3, 10, -1])
+def test_verbose_outside_0_to_2_is_refused(verbose):
+    model, x, y = _progress_model()
+    weights = model.get_weights() if model.built else None
+    for call in (lambda: model.fit(x, y, verbose=verbose),
+                 lambda: model.evaluate(x, y, verbose=verbose),
+                 lambda: model.predict(x, verbose=verbose)):
+        with pytest.raises(ValueError, match=rf"verbose.*Received: verbose={verbose}"):
+            call()
+    assert model.optimizer.iterations == 0
+    assert weights is None or _same_weights(weights, model.get_weights())
+    with pytest.raises(TypeError, match="verbose"):
+        model.fit(x, y, verbose="loud")
+
+
+def test_evaluate_and_predict_show_progress_with_verbose_1(capsys, monkeypatch, clock):
+    monkeypatch.setenv("COLUMNS", "80")
+    model, x, y = _progress_model()
+    loss, accuracy, mse, mae = model.evaluate(x, y, batch_size=8, verbose=1)
+    assert capsys.readouterr().err == (
+        f"4/4 ━━━━━━━━━━━━━━━━━━━━ 0s 3ms/step\nloss: {loss:.4f} - accuracy: "
+        f"{accuracy:.4f} - mse: {mse:.4f} - mae: {mae:.4f}\n")
+    model.predict(x, batch_size=8, verbose=1)
+    assert capsys.readouterr().err == "4/4 ━━━━━━━━━━━━━━━━━━━━ 0s 3ms/step\n"
+    model.predict(x, verbose=1)                            # one batch
+    assert capsys.readouterr().err == "1/1 ━━━━━━━━━━━━━━━━━━━━ 0s 12ms/step\n"
+    model.evaluate(x, y)
+    model.predict(x)
+    assert capsys.readouterr().err == ""                   # verbose=0 is the default
+
+
+class FakeTerminal:
+    """A stream that says it is a terminal and records what is written to it."""
+
+    encoding = "utf-8"
+
+    def __init__(self):
+        self.written = []
+
+    def isatty(self):
+        return True
+
+    def write(self, text):
+        self.written.append(text)
+
+    def flush(self):
+        pass
+
+
+def test_on_a_terminal_the_display_is_redrawn_in_place(monkeypatch, clock):
+    terminal = FakeTerminal()
+    bar = nn.progress.Progbar(3, stream=terminal, width=40, interval=0)
+    bar.update(1, {"loss": 0.5, "accuracy": 0.25, "val_loss": 0.75})
+    bar.update(3, {"loss": 0.25, "accuracy": 0.5, "val_loss": 0.5}, finalize=True)
+    first, last = terminal.written
+    # Drawn from the start of its line; the next drawing goes back up to the first of
+    # the three lines of the first ("\x1b[2A"), clears them ("\x1b[J"), and ends the
+    # display with a newline.
+    assert first == ("\r\x1b[J1/3 ━━━━━━────────────── 0s 24ms/step\n"
+                     "loss: 0.5000 - accuracy: 0.2500\nval_loss: 0.7500")
+    assert last == ("\r\x1b[2A\x1b[J3/3 ━━━━━━━━━━━━━━━━━━━━ 0s 12ms/step\n"
+                    "loss: 0.2500 - accuracy: 0.5000\nval_loss: 0.5000\n")
+
+
+def test_an_ascii_stream_gets_an_ascii_bar(clock):
+    class Ascii(FakeTerminal):
+        encoding = "ascii"
+
+        def isatty(self):
+            return False
+
+    stream = Ascii()
+    nn.progress.Progbar(4, stream=stream, width=80).update(2, finalize=True)
+    assert stream.written == ["2/4 ==========.......... 0s 6ms/step\n"]
+
+
+def test_a_value_wider_than_the_terminal_is_redrawn_over_all_its_rows(clock):
+    terminal = FakeTerminal()
+    bar = nn.progress.Progbar(2, stream=terminal, width=10, interval=0)
+    bar.update(1, {"a_very_long_metric_name": 0.5})
+    bar.update(2, {"a_very_long_metric_name": 0.25}, finalize=True)
+    # Never cut, so the terminal folds the lines: 16 characters take 2 rows of 10, 31
+    # take 4; the next drawing goes back up 5 rows to the first.
+    assert terminal.written[0] == "\r\x1b[J1/2 0s 24ms/step\na_very_long_metric_name: 0.5000"
+    assert terminal.written[1].startswith("\r\x1b[5A\x1b[J2/2 ")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import os
+import pickle
 
 import numpy as np
 import pytest
@@ -188,6 +189,29 @@ def test_without_the_optimizer_resumption_differs(tmp_path):
 
 
 # --------------------------------------------------------------------------- damaged files
+def test_metadata_travels_with_the_model(tmp_path):
+    model = trained_model("numpy")
+    plain = tmp_path / "plain.nnc"
+    model.save(plain)
+    assert "metadata" not in saving.read_archive(plain)[0]   # optional: old bytes kept
+    assert nn.load_model(plain).metadata == {}
+    model.metadata = {"nncore.cli": {"mean": [0.5, -1.25], "task": "classification"},
+                      "note": ["a", 1, None, True]}
+    model.save(tmp_path / "meta.nnc")
+    for copied in (nn.load_model(tmp_path / "meta.nnc"), copy.deepcopy(model),
+                   pickle.loads(pickle.dumps(model))):
+        assert copied.metadata == model.metadata
+        assert copied.metadata is not model.metadata
+    # Refused when saving, naming what is wrong, and nothing is written.
+    for bad, error, message in [([1], TypeError, "metadata"),
+                                ({"x": object()}, TypeError, "metadata"),
+                                ({"x": float("nan")}, ValueError, "metadata")]:
+        model.metadata = bad
+        with pytest.raises(error, match=message):
+            model.save(tmp_path / "never.nnc")
+        assert not (tmp_path / "never.nnc").exists()
+
+
 @pytest.fixture
 def saved(tmp_path):
     path = tmp_path / "model.nnc"
@@ -339,6 +363,9 @@ NONSENSE = {
     "rng has_uint32 7": _set(RNG + ("has_uint32",), "7"),
     "rng state a list": _set(RNG + ("state",), [1, 2]),
     "dropout rng missing": _set(("rng", "layers"), {}),
+    "metadata a list": _set(("metadata",), [1, 2]),
+    "metadata a string": _set(("metadata",), "standardize"),
+    "metadata null": _set(("metadata",), None),
     "weights missing": _array("weights/0", None),
     "weights wrong shape": _array("weights/0", np.zeros((4, 11), np.float32)),
     "weights NaN": _array("weights/2", np.full(12, np.nan, np.float32)),

@@ -558,7 +558,7 @@ def test_verbose_one_shows_a_progress_bar(capsys):
     text = captured.out + captured.err
     assert "Epoch 1/2" in text and "Epoch 2/2" in text
     assert "3/3" in text                     # steps per epoch
-    assert re.search(r"loss=\d\.\d{4}", text) and re.search(r"accuracy=\d\.\d{4}", text)
+    assert re.search(r"loss: \d\.\d{4}", text) and re.search(r"accuracy: \d\.\d{4}", text)
 
 
 def test_accuracy_follows_keras_for_one_output_and_mse(backend):

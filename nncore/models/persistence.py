@@ -21,7 +21,7 @@ class Persistence:
     """Files, pickles and copies of :class:`~nncore.models.Sequential`."""
 
     def save(self, filepath, include_optimizer: bool = True) -> None:
-        """Write the model to ``filepath``: architecture, weights, and (with
+        """Write the model to ``filepath``: architecture, weights, ``metadata`` and (with
         ``include_optimizer``) loss, metrics, optimizer state and random-generator states,
         so that a loaded model resumes training exactly. The file format is documented in
         :mod:`nncore.saving`; the file is replaced atomically. A symlink is followed to its
@@ -46,6 +46,12 @@ class Persistence:
                           "layers": {layer.name: _rng_state(layer.rng)
                                      for layer in self._layers if hasattr(layer, "rng")}}}
         arrays = {f"weights/{i}": w for i, w in enumerate(self.get_weights())}
+        metadata = getattr(self, "metadata", None)
+        if not isinstance(metadata, dict):
+            raise TypeError(f"metadata must be a dict of JSON values. Received: "
+                            f"metadata={metadata!r}")
+        if metadata:  # an optional key: a model without metadata writes the bytes it did
+            config["metadata"] = metadata
         if include_optimizer and self.compiled:
             opt = self.optimizer
             # Slots built for this model's layout; any other (the optimizer used on other
@@ -88,6 +94,13 @@ class Persistence:
         for layer in model._layers:
             if hasattr(layer, "rng"):
                 layer.rng.bit_generator.state = _rng_from(config["rng"]["layers"][layer.name])
+        # Optional (files written before it existed have none); the header's checks have
+        # made it strict JSON, so only its type is left to check.
+        metadata = config.get("metadata", {})
+        if not isinstance(metadata, dict):
+            raise TypeError(f"metadata must be a JSON object. Found: "
+                            f"{type(metadata).__name__}")
+        model.metadata = metadata
         spec = config.get("compile")
         if compile and spec is not None:
             model.compile(optimizers.deserialize(spec["optimizer"]),

@@ -37,6 +37,14 @@ class Sequential(Inputs, Trainer, Persistence):
     dtype : {"float32", "float64"}
         Parameters and computation (float64 for gradient checks and teaching).
 
+    Attributes
+    ----------
+    metadata : dict
+        Anything of the user's that should travel with the model (strict JSON: str keys,
+        finite numbers, strings, lists, dicts), saved in the model file and given back by
+        ``load_model``, pickles and copies. nncore itself never reads it; the command line
+        keeps its preprocessing there (``metadata["nncore.cli"]``).
+
     Example
     -------
     >>> import nncore as nn
@@ -59,6 +67,7 @@ class Sequential(Inputs, Trainer, Persistence):
         self.loss = None
         self.stop_training = False
         self.history = None
+        self.metadata: dict = {}
         self._guard = TrainingGuard()
         self._add_layers(list(layers or []))
 

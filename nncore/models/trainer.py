@@ -19,6 +19,7 @@ from nncore._checks import check_float, check_int
 from nncore.backends.codes import LOSS_CODES, fuses
 from nncore.layers import Dense
 from nncore.models.batches import _Batches, _format_logs, _Tracker
+from nncore.progress import Progbar, check_verbose
 
 
 class Trainer:
@@ -126,7 +127,7 @@ class Trainer:
         batch_size = 32 if batch_size is None else check_int(batch_size, "batch_size", low=1)
         epochs = check_int(epochs, "epochs", low=0)
         initial_epoch = check_int(initial_epoch, "initial_epoch", low=0)
-        verbose = 1 if verbose == "auto" else check_int(verbose, "verbose", low=0)
+        verbose = check_verbose(verbose)
         split = check_float(validation_split, "validation_split", low=0.0, high=1.0,
                             high_open=True)
         if x is None or y is None:
@@ -171,7 +172,7 @@ class Trainer:
         # (LearningRateScheduler's learning_rate...) is recorded too.
         callback_list = callback_list + [history]
         if verbose:
-            callback_list.append(callbacks_module.ProgbarLogger(steps, epochs))
+            callback_list.append(callbacks_module.ProgbarLogger(steps, epochs, verbose))
         for cb in callback_list:
             cb.set_model(self)
         self.stop_training = False
@@ -216,40 +217,54 @@ class Trainer:
         return history
 
     # ------------------------------------------------------------ evaluate / predict
-    def _evaluate_arrays(self, x, y, sw, batch_size: int) -> dict[str, float]:
+    def _evaluate_arrays(self, x, y, sw, batch_size: int, bar=None) -> dict[str, float]:
         tracker = _Tracker(self._metrics)
-        for X, Y, W in _Batches(x, y, sw, batch_size).iterate(None):
+        for step, (X, Y, W) in enumerate(_Batches(x, y, sw, batch_size).iterate(None)):
             self._guard.checkpoint()  # validation inside fit: Ctrl-C may stop it here
             P = self._forward(X, training=False)
             value, _, _ = self._loss(Y, P, W, grad=False)
             tracker.update(value, Y, P, W)
+            if bar is not None:
+                bar.update(step + 1, tracker.result(), finalize=step + 1 == bar.target)
         return tracker.result()
 
     def evaluate(self, x=None, y=None, batch_size: int | None = 32, verbose=0,
                  sample_weight=None, return_dict: bool = False):
-        """The loss (and metrics) on ``x, y``: a float, ``[loss, *metrics]``, or a dict."""
+        """The loss (and metrics) on ``x, y``: a float, ``[loss, *metrics]``, or a dict.
+        ``verbose=1`` (or 2, or ``"auto"``) shows a progress bar with the running values."""
         batch_size = 32 if batch_size is None else check_int(batch_size, "batch_size", low=1)
+        verbose = check_verbose(verbose)
         if x is None or y is None:
             raise ValueError("evaluate needs both x and y.")
         x, y, sw = self._prepare(x, y, sample_weight)
         self.build(x.shape[1])
-        logs = self._evaluate_arrays(x, y, sw, batch_size)
+        bar = Progbar(math.ceil(len(x) / batch_size)) if verbose else None
+        logs = self._evaluate_arrays(x, y, sw, batch_size, bar)
         return _format_logs(logs, return_dict)
 
     def predict(self, x, batch_size: int | None = None, verbose=0) -> np.ndarray:
-        """The outputs for ``x`` (inference: dropout off, moving statistics in batch norm)."""
+        """The outputs for ``x`` (inference: dropout off, moving statistics in batch norm).
+        ``verbose=1`` (or 2, or ``"auto"``) shows a progress bar."""
         batch_size = 32 if batch_size is None else check_int(batch_size, "batch_size", low=1)
-        return self._predict(self._check_x(x), batch_size)
+        verbose = check_verbose(verbose)
+        x = self._check_x(x)
+        bar = Progbar(max(math.ceil(len(x) / batch_size), 1)) if verbose else None
+        return self._predict(x, batch_size, bar)
 
-    def _predict(self, x: np.ndarray, batch_size: int) -> np.ndarray:
+    def _predict(self, x: np.ndarray, batch_size: int, bar=None) -> np.ndarray:
         """:meth:`predict` on an ``x`` already checked by ``_check_x``."""
         self.build(x.shape[1])
         if len(x) <= batch_size:  # one batch: the common case of serving, kept short
-            return self._forward(x, training=False).copy()
+            out = self._forward(x, training=False).copy()
+            if bar is not None:
+                bar.update(1, finalize=True)
+            return out
         out = np.empty((len(x), self.output_dim), dtype=self.dtype)
-        for start in range(0, len(x), batch_size):
+        for step, start in enumerate(range(0, len(x), batch_size)):
             out[start:start + batch_size] = self._forward(x[start:start + batch_size],
                                                           training=False)
+            if bar is not None:
+                bar.update(step + 1, finalize=step + 1 == bar.target)
         return out
 
     def train_on_batch(self, x, y, sample_weight=None, class_weight=None,
