@@ -22,11 +22,17 @@ leaky_relu                    ``Where(x > 0, x, alpha * x)``
 elu                           ``Where(x > 0, x, alpha * (Exp(Min(x, 0)) - 1))``
 softplus                      ``Relu(x) + Log(1 + Exp(-|x|))``
 gelu (exact)                  ``x * (Erf(x / sqrt 2) + 1) / 2``
+selu                          ``Where(x > 0, scale * x, scale * alpha * (Exp(Min(x, 0)) - 1))``
+silu (swish) / mish           ``x * Sigmoid(x)`` / ``x * Tanh(softplus(x))``
+relu6 / hard_sigmoid          ``Clip(x, 0, 6)`` / ``Clip(x + 3, 0, 6) / 6``
+``LeakyReLU``, ``ELU``,       their activation, with the layer's slope or alpha (as
+``Softmax`` layers            ``Dense(activation=LeakyReLU(...))`` has it)
 ============================  ===========================================================
 
-leaky_relu and elu are built from elementary ops, not ``LeakyRelu``/``Elu``, because those
-take ``alpha`` as a float32 attribute (0.2 is not a float32) and onnxruntime has no
-float64 ``Elu``; softplus likewise (no float64 ``Softplus``). ONNX has no ``log1p`` or
+leaky_relu, elu, selu and hard_sigmoid are built from elementary ops, not ``LeakyRelu``/
+``Elu``/``Selu``/``HardSigmoid``, because those take their constants as float32
+attributes (0.2 and 1/6 are not float32s) and onnxruntime has no float64 ``Elu``;
+softplus likewise (no float64 ``Softplus``). ONNX has no ``log1p`` or
 ``expm1``: softplus and elu differ from nncore's by about half an ulp of 1 (6e-8 in
 float32), absolute. Any other layer, activation or a subclass is refused, naming it:
 nothing is exported approximately.
@@ -55,8 +61,8 @@ import os
 
 import numpy as np
 
-from nncore.backends.codes import DEFAULT_ALPHA
-from nncore.layers import Activation, BatchNormalization, Dense, Dropout
+from nncore.backends.numpy_backend.activations import SELU_ALPHA, SELU_SCALE
+from nncore.layers import ELU, Activation, BatchNormalization, Dense, Dropout, LeakyReLU, Softmax
 from nncore.saving.files import (
     _check_path, _create_temporary, _remove_quietly, _sync_directory, _with_path,
     _write_target,
@@ -68,7 +74,7 @@ from nncore.saving.files import (
 #: lowest that carries the opset (8 for 17, 7 for 13), so older readers load the file.
 DEFAULT_OPSET = 17
 MIN_OPSET = 13
-SUPPORTED_LAYERS = (Dense, Activation, Dropout, BatchNormalization)
+SUPPORTED_LAYERS = (Dense, Activation, LeakyReLU, ELU, Softmax, Dropout, BatchNormalization)
 INPUT_NAME, OUTPUT_NAME = "input", "output"
 
 
@@ -257,16 +263,6 @@ class _Graph:
 
 
 # --------------------------------------------------------------------------- activations
-def _alpha(layer, activation: str) -> float:
-    # Dense resolves its alpha at build time (_alpha); the Activation layer takes the
-    # default. A layer given its own slope (alpha, or Keras's negative_slope) keeps it.
-    for attribute in ("_alpha", "alpha", "negative_slope"):
-        value = getattr(layer, attribute, None)
-        if value is not None:
-            return float(value)
-    return DEFAULT_ALPHA.get(activation, 0.0)
-
-
 def _activation(g: _Graph, activation: str, X: str, at: str, alpha: float) -> str:
     """The nodes of ``Y = act(X)`` (definitions: nncore.backends.numpy_backend.activations);
     ``at`` prefixes every name."""
@@ -277,12 +273,19 @@ def _activation(g: _Graph, activation: str, X: str, at: str, alpha: float) -> st
     if activation == "softmax":
         return g.node("Softmax", [X], f"{at}/Softmax", axis=-1)
     if activation == "softplus":
-        # max(z, 0) + log(1 + exp(-|z|)): exp never overflows (nncore's form, with log1p).
-        E = g.node("Exp", [g.node("Neg", [g.node("Abs", [X], f"{at}/Abs")], f"{at}/Neg")],
-                   f"{at}/Exp")
-        log = g.node("Log", [g.node("Add", [E, g.const(f"{at}/one", 1)], f"{at}/Add")],
-                     f"{at}/Log")
-        return g.node("Add", [g.node("Relu", [X], f"{at}/Relu"), log], f"{at}/softplus")
+        return _softplus(g, X, at)
+    if activation == "silu":
+        return g.node("Mul", [X, g.node("Sigmoid", [X], f"{at}/Sigmoid")], f"{at}/silu")
+    if activation == "mish":
+        T = g.node("Tanh", [_softplus(g, X, f"{at}/softplus")], f"{at}/Tanh")
+        return g.node("Mul", [X, T], f"{at}/mish")
+    if activation in ("relu6", "hard_sigmoid"):
+        lo, hi = g.const(f"{at}/zero", 0), g.const(f"{at}/six", 6)
+        if activation == "relu6":
+            return g.node("Clip", [X, lo, hi], f"{at}/relu6")
+        shifted = g.node("Add", [X, g.const(f"{at}/three", 3)], f"{at}/Add")
+        clipped = g.node("Clip", [shifted, lo, hi], f"{at}/Clip")
+        return g.node("Div", [clipped, hi], f"{at}/hard_sigmoid")
     if activation == "gelu":
         # z * Phi(z), Phi(z) = (erf(z / sqrt 2) + 1) / 2: the exact GELU, not tanh's.
         scaled = g.node("Mul", [X, g.const(f"{at}/rsqrt2", 1 / math.sqrt(2))], f"{at}/Mul")
@@ -295,21 +298,37 @@ def _activation(g: _Graph, activation: str, X: str, at: str, alpha: float) -> st
     if activation == "step":
         to = g.onnx.helper.np_dtype_to_tensor_dtype(g.dtype)
         return g.node("Cast", [positive], f"{at}/step", to=to)
-    alpha_name = g.const(f"{at}/alpha", alpha)  # in the model's dtype: 0.2 stays 0.2
     if activation == "leaky_relu":
-        negative = g.node("Mul", [X, alpha_name], f"{at}/Mul")
-    else:  # elu: alpha * (exp(min(z, 0)) - 1); min keeps exp from overflowing
-        E = g.node("Exp", [g.node("Min", [X, zero], f"{at}/Min")], f"{at}/Exp")
-        expm1 = g.node("Sub", [E, g.const(f"{at}/one", 1)], f"{at}/Sub")
-        negative = g.node("Mul", [expm1, alpha_name], f"{at}/Mul")
+        # alpha in the model's dtype: 0.2 stays 0.2
+        negative = g.node("Mul", [X, g.const(f"{at}/alpha", alpha)], f"{at}/Mul")
+        return g.node("Where", [positive, X, negative], f"{at}/{activation}")
+    # elu and selu: alpha * (exp(min(z, 0)) - 1), min keeping exp from overflowing; selu
+    # scales both sides.
+    scale = SELU_SCALE if activation == "selu" else 1.0
+    alpha = SELU_SCALE * SELU_ALPHA if activation == "selu" else alpha
+    E = g.node("Exp", [g.node("Min", [X, zero], f"{at}/Min")], f"{at}/Exp")
+    expm1 = g.node("Sub", [E, g.const(f"{at}/one", 1)], f"{at}/Sub")
+    negative = g.node("Mul", [expm1, g.const(f"{at}/alpha", alpha)], f"{at}/Mul")
+    if activation == "selu":
+        X = g.node("Mul", [X, g.const(f"{at}/scale", scale)], f"{at}/Scale")
     return g.node("Where", [positive, X, negative], f"{at}/{activation}")
+
+
+def _softplus(g: _Graph, X: str, at: str) -> str:
+    """max(z, 0) + log(1 + exp(-|z|)): exp never overflows (nncore's form, with log1p)."""
+    E = g.node("Exp", [g.node("Neg", [g.node("Abs", [X], f"{at}/Abs")], f"{at}/Neg")],
+               f"{at}/Exp")
+    log = g.node("Log", [g.node("Add", [E, g.const(f"{at}/one", 1)], f"{at}/Add")],
+                 f"{at}/Log")
+    return g.node("Add", [g.node("Relu", [X], f"{at}/Relu"), log], f"{at}/softplus")
 
 
 _ELEMENTARY = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu"}
 #: The activations with an exact form above; one added to nncore.backends.codes is
 #: refused until it has one here.
 EXPORTABLE_ACTIVATIONS = ("linear", "step", "sigmoid", "tanh", "relu", "leaky_relu", "elu",
-                          "gelu", "softplus", "softmax")
+                          "gelu", "softplus", "softmax", "selu", "silu", "mish", "relu6",
+                          "hard_sigmoid")
 
 
 # --------------------------------------------------------------------------- layers
@@ -319,12 +338,12 @@ def _dense(g: _Graph, layer: Dense, X: str) -> str:
     if layer.use_bias:
         inputs.append(g.const(f"{at}/bias", layer.bias))
     Z = g.node("Gemm", inputs, f"{at}/Gemm")
-    return _activation(g, layer.activation, Z, at, _alpha(layer, layer.activation))
+    return _activation(g, layer.activation, Z, at, layer._alpha)
 
 
 def _activation_layer(g: _Graph, layer: Activation, X: str) -> str:
     at = layer.name
-    Y = _activation(g, layer.activation, X, at, _alpha(layer, layer.activation))
+    Y = _activation(g, layer.activation, X, at, layer._alpha)
     # A linear Activation layer still gets a node, so the graph shows every layer.
     return g.node("Identity", [X], f"{at}/Identity") if Y == X else Y
 
@@ -344,5 +363,6 @@ def _batch_normalization(g: _Graph, layer: BatchNormalization, X: str) -> str:
     return g.node("Add", [scaled, g.const(f"{at}/beta", layer.beta)], f"{at}/Add")
 
 
-_EMITTERS = {Dense: _dense, Activation: _activation_layer, Dropout: _dropout,
+_EMITTERS = {Dense: _dense, Activation: _activation_layer, LeakyReLU: _activation_layer,
+             ELU: _activation_layer, Softmax: _activation_layer, Dropout: _dropout,
              BatchNormalization: _batch_normalization}

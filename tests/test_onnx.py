@@ -100,7 +100,10 @@ def _every_layer(backend: str, dtype="float32", activations=ACTIVATIONS):
             layers.append(nn.layers.Dropout(0.5))
         if i % 3 == 2:
             layers.append(nn.layers.Activation(activation))
-    layers.append(nn.layers.Dense(4, activation="softmax"))
+    # The parametric layers, and a Dense given its slope by one.
+    layers += [nn.layers.LeakyReLU(0.01), nn.layers.Dense(6, activation=nn.layers.ELU(0.7)),
+               nn.layers.ELU(0.5), nn.layers.Dense(5, activation=nn.layers.LeakyReLU(0.001))]
+    layers += [nn.layers.Dense(4), nn.layers.Softmax()]
     return nn.Sequential(layers, seed=3, backend=backend, dtype=dtype)
 
 
@@ -112,7 +115,8 @@ def test_every_layer_kind_matches_predict(backend):
     _randomize_batch_norm(model, rng)
     proto = nnc_onnx.to_onnx(model)
     kinds = {type(layer).__name__ for layer in model.layers}
-    assert kinds == {"Dense", "BatchNormalization", "Dropout", "Activation"}
+    assert kinds == {"Dense", "BatchNormalization", "Dropout", "Activation", "LeakyReLU",
+                     "ELU", "Softmax"}
     assert {"Gemm", "Softmax", "Identity", "Sub", "Erf", "Where", "Cast"} <= {
         node.op_type for node in proto.graph.node}
     for n in (1, 13):
@@ -214,8 +218,8 @@ def test_refuses_what_has_no_exact_form(tmp_path):
         model.export(tmp_path / "m.onnx")
     model = _dense_model()
     # An activation without an exact ONNX form here (as one added later would be).
-    model.layers[0].activation = "swish"
-    with pytest.raises(ValueError, match=r"Layer 'dense': activation 'swish' has no exact"):
+    model.layers[0].activation = "maxout"
+    with pytest.raises(ValueError, match=r"Layer 'dense': activation 'maxout' has no exact"):
         model.export(tmp_path / "m.onnx")
     assert not os.listdir(tmp_path)
 

@@ -31,6 +31,10 @@ def targets(rng, loss: str, n: int, m: int, dtype):
         return np.eye(m, dtype=dtype)[rng.integers(0, m, size=n)]
     if loss == "binary_crossentropy":
         return rng.integers(0, 2, size=(n, m)).astype(dtype)
+    if loss == "kl_divergence":
+        return rng.dirichlet(np.ones(m), size=n).astype(dtype)
+    if loss == "poisson":
+        return rng.poisson(2.0, size=(n, m)).astype(dtype)
     return rng.normal(size=(n, m)).astype(dtype)
 
 
@@ -56,6 +60,9 @@ def test_native_plan_equals_the_numpy_definition(spec):
     if loss == "sparse_categorical_crossentropy" and widths[-1] < 2:
         widths = widths[:-1] + [2]
     acts = spec["hidden"][:len(widths) - 2] + [spec["last"]]
+    # Outputs of the kind these losses take: a distribution, a positive rate (else both
+    # sides divide by the 1e-7 clip and compare noise).
+    acts[-1] = {"kl_divergence": "softmax", "poisson": "softplus"}.get(loss, acts[-1])
     from_logits = spec["from_logits"]
     if loss.endswith("crossentropy") and (acts[-1], loss) not in FUSED:
         # Probabilities come from a sigmoid or softmax; other outputs are logits (a
