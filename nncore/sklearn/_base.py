@@ -145,6 +145,9 @@ class _BaseMLP(BaseEstimator):
             self.best_validation_score_ = -np.inf if self.validation_scores_ is not None \
                 else None
             self._no_improvement = 0
+        # Once here, not in every epoch's Sequential.fit: float64 data (sklearn's default)
+        # would otherwise be copied to float32 max_iter times.
+        X = np.ascontiguousarray(X, dtype=self.model_.dtype)
         batch = min(200, len(X)) if self.batch_size == "auto" else int(self.batch_size)
         if incremental:
             self._epoch(X, Y, sw, batch)
