@@ -1,5 +1,6 @@
 """The scikit-learn estimators: sklearn's own check_estimator, real sklearn tools (clone,
 Pipeline, GridSearchCV, cross_val_score), partial_fit = fit, pickle/joblib, labels."""
+import io
 import pickle
 import subprocess
 import sys
@@ -212,6 +213,50 @@ def test_fitted_estimators_round_trip_pickle_and_joblib(make, tmp_path):
         kwargs = {"classes": [0, 1]} if hasattr(est, "classes_") else {}
         a, b = est.partial_fit(X, y, **kwargs), again.partial_fit(X, y, **kwargs)
         np.testing.assert_array_equal(a.predict(X), b.predict(X))
+
+
+class _RecordingUnpickler(pickle.Unpickler):
+    """Unpickles, noting every class and function the stream asks for."""
+
+    def __init__(self, data: bytes):
+        super().__init__(io.BytesIO(data))
+        self.globals = set()
+
+    def find_class(self, module, name):
+        self.globals.add((module, name))
+        return super().find_class(module, name)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_pickle_and_joblib_carry_the_model_file_bytes_and_nothing_native(backend, tmp_path):
+    X, y = _data()
+    est = MLPClassifier((8,), max_iter=3, random_state=0, batch_normalization=True,
+                        backend=backend).fit(X, y)
+    est.model_.save(tmp_path / "model.nnc")
+    file_bytes = (tmp_path / "model.nnc").read_bytes()
+    blob = pickle.dumps(est)
+    # The network travels as the bytes of its model file (format, version, SHA-256)...
+    assert file_bytes in blob
+    joblib.dump(est, tmp_path / "est.joblib")
+    assert file_bytes in (tmp_path / "est.joblib").read_bytes()
+    # ...and is rebuilt from them: no class of a backend (native buffers, plans) is pickled.
+    unpickler = _RecordingUnpickler(blob)
+    again = unpickler.load()
+    assert ("nncore.models.persistence", "_unpickle") in unpickler.globals
+    assert not [g for g in unpickler.globals if g[0].startswith("nncore.backends")]
+    assert again.model_.ops.name == est.model_.ops.name == backend
+    np.testing.assert_array_equal(again.predict_proba(X), est.predict_proba(X))
+
+
+def test_clone_of_a_fitted_estimator_is_unfitted_and_refits_identically():
+    X, y = _data()
+    fitted = MLPClassifier((8,), dropout=0.1, max_iter=4, random_state=5).fit(X, y)
+    twin = clone(fitted)
+    assert not hasattr(twin, "model_") and not hasattr(twin, "classes_")
+    assert twin.get_params() == fitted.get_params()
+    twin.fit(X, y)
+    assert twin.model_ is not fitted.model_ and twin.loss_curve_ == fitted.loss_curve_
+    np.testing.assert_array_equal(twin.predict_proba(X), fitted.predict_proba(X))
 
 
 def test_sklearn_tools_clone_pipeline_gridsearch_cross_val():
