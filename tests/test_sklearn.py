@@ -85,10 +85,13 @@ def test_constructor_only_stores_and_bad_arguments_are_named_in_fit():
     np.testing.assert_array_equal(fitted.predict_proba(X), before)
 
 
+@pytest.mark.parametrize("shuffle", [False, True])
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_partial_fit_n_times_equals_fit_n_epochs_bit_for_bit(backend):
+def test_partial_fit_n_times_equals_fit_n_epochs_bit_for_bit(backend, shuffle):
+    # With shuffle on too: fit's epochs and partial_fit's calls draw each epoch's order
+    # from the model's own generator, one draw per epoch.
     X, y = _data()
-    args = dict(hidden_layer_sizes=(8, 8), shuffle=False, random_state=3, backend=backend,
+    args = dict(hidden_layer_sizes=(8, 8), shuffle=shuffle, random_state=3, backend=backend,
                 max_iter=5, n_iter_no_change=100, dropout=0.1, batch_normalization=True)
     full = MLPClassifier(**args).fit(X, y)
     inc = MLPClassifier(**args)
@@ -103,6 +106,27 @@ def test_partial_fit_n_times_equals_fit_n_epochs_bit_for_bit(backend):
     for _ in range(5):
         inc.partial_fit(X, X[:, 0])
     np.testing.assert_array_equal(full.predict(X), inc.predict(X))
+
+
+def test_fit_checks_the_data_once_not_once_per_epoch(monkeypatch):
+    from nncore.models import Sequential
+    calls = []
+    original = Sequential.fit
+
+    def counting_fit(self, *args, **kwargs):
+        calls.append(kwargs["epochs"])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Sequential, "fit", counting_fit)
+    X, y = _data()
+    clf = MLPClassifier((4,), max_iter=6, n_iter_no_change=100, random_state=0).fit(X, y)
+    assert calls == [6] and clf.n_iter_ == len(clf.loss_curve_) == 6
+    assert clf.model_.dtype == np.float32 and clf.t_ == 6 * len(X)
+    # The stopping rule ends that one call early, as sklearn's would.
+    calls.clear()
+    clf = MLPClassifier((4,), max_iter=50, tol=10.0, n_iter_no_change=2,
+                        random_state=0).fit(X, y)
+    assert calls == [50] and clf.n_iter_ == 4
 
 
 def test_partial_fit_needs_classes_first():

@@ -156,7 +156,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return not self._multilabel
 
     def _val_score(self, X, Y) -> float:
-        P = self.model_.predict(X)
+        P = self._forward_raw(X)
         if self._multilabel or len(self.classes_) == 2:
             return float(np.mean(np.all((P > 0.5) == (Y > 0.5), axis=1)))
         return float(np.mean(P.argmax(axis=1) == Y))
