@@ -18,7 +18,9 @@ The engines run one after the other in one process, nncore and scikit-learn in
 of an engine's rounds and the ratio sklearn/nncore the median of the per-round ratios of
 two searches run back to back (these machines are shared; a time on its own means little). With n_jobs > 1, joblib's
 loky workers run at most cores/n_jobs BLAS threads each (the report shows them, through
-threadpoolctl). The report goes to ``benchmarks/results/grid_search.json`` and ``.md``.
+threadpoolctl). ``--blas-threads N`` sets every engine's BLAS (and PyTorch's threads) to
+N, here and in the workers: on a busy machine a 2-thread BLAS waits for its second thread
+at every GEMM, and the times then measure the scheduler more than the engines. The report goes to ``benchmarks/results/grid_search.json`` and ``.md``.
 
 Example
 -------
@@ -141,14 +143,34 @@ def warm_up(engine: str, X, y, n_jobs: int, batch: int) -> None:
                                        for _ in range(2 * n_jobs))
 
 
-def search(engine: str, X, y, n_jobs: int, epochs: int, batch: int, quick: bool) -> dict:
+def _blas_threads(threads: int | None):
+    """Every BLAS here and in joblib's workers at ``threads`` (None: as they are, the
+    libraries' defaults here and cores // n_jobs in loky's workers)."""
+    import contextlib
+
+    import joblib
+    import threadpoolctl
+
+    stack = contextlib.ExitStack()
+    if threads is not None:
+        stack.enter_context(threadpoolctl.threadpool_limits(threads, user_api="blas"))
+        stack.enter_context(joblib.parallel_config(backend="loky",
+                                                   inner_max_num_threads=threads))
+    return stack
+
+
+def search(engine: str, X, y, n_jobs: int, epochs: int, batch: int, quick: bool,
+           blas_threads: int | None = None) -> dict:
     """One timed GridSearchCV (3-fold, refit on all rows) of ``engine``."""
     from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
+    if engine == "skorch" and blas_threads is not None:
+        import torch  # PyTorch's own intra-op pool, which threadpoolctl does not set
+        torch.set_num_threads(blas_threads)
     grid = grids(batch, quick)[engine]
     cv = StratifiedKFold(n_splits=3, shuffle=True, random_state=0)
     gs = GridSearchCV(estimator(engine, epochs, batch), grid, cv=cv, n_jobs=n_jobs)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _blas_threads(blas_threads):
         warnings.simplefilter("ignore")  # ConvergenceWarning: a fixed number of epochs
         started = time.perf_counter()
         gs.fit(X, y)
@@ -165,12 +187,13 @@ def search(engine: str, X, y, n_jobs: int, epochs: int, batch: int, quick: bool)
 
 def run(data: str | None = None, rows: int = 10_000, n_jobs=(1, 2), epochs: int = 10,
         batch: int = 128, quick: bool = False, engines=ENGINES, rounds: int = 3,
-        output_dir=None) -> dict:
+        blas_threads: int | None = None, output_dir=None) -> dict:
     """Run the searches, print a table, write grid_search.json and .md; return the report.
 
     nncore and scikit-learn search ``rounds`` times, back to back (skorch once): a time is
     the median of its rounds, a ratio the median of the per-round ratios. Scores and
-    parameters do not change from round to round (every engine is seeded)."""
+    parameters do not change from round to round (every engine is seeded).
+    ``blas_threads`` limits every BLAS, here and in the workers (default: untouched)."""
     X, y, source = bench.load_mnist_rows(rows, data)
     load_at_start = bench._load_average()
     skipped = {}
@@ -181,16 +204,19 @@ def run(data: str | None = None, rows: int = 10_000, n_jobs=(1, 2), epochs: int 
     results, worker_blas, comparisons = [], {}, []
     for jobs in n_jobs:
         if jobs > 1:
-            worker_blas[str(jobs)] = _worker_blas(jobs)
+            with _blas_threads(blas_threads):
+                worker_blas[str(jobs)] = _worker_blas(jobs)
         for engine in engines:  # imports, first allocations: not a search's cost
-            warm_up(engine, X, y, jobs, batch)
+            with _blas_threads(blas_threads):
+                warm_up(engine, X, y, jobs, batch)
         rounds_of = {engine: [] for engine in engines}
         for r in range(rounds):
             for engine in engines:
                 if engine == "skorch" and r > 0:
                     continue  # skorch is many times slower: one round says enough
                 bench._progress(f"grid search: {engine}, n_jobs={jobs}, round {r + 1}")
-                rounds_of[engine].append(search(engine, X, y, jobs, epochs, batch, quick))
+                rounds_of[engine].append(search(engine, X, y, jobs, epochs, batch, quick,
+                                                blas_threads))
                 time.sleep(0.3)  # PyTorch's OpenMP threads spin on for a while after a run
         for engine, runs in rounds_of.items():
             walls = [run_["wall_s"] for run_ in runs]
@@ -206,17 +232,21 @@ def run(data: str | None = None, rows: int = 10_000, n_jobs=(1, 2), epochs: int 
                 "time_ratios_per_round": ratios,
                 "best_score_nncore_minus_peer": ours[0]["best_score"] - theirs[0]["best_score"]})
     torch = sys.modules.get("torch")
+    with _blas_threads(blas_threads):
+        blas_here = bench._blas()  # as the searches saw it
     report = {
         "schema": 1,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "settings": {"rows": len(X), "epochs": epochs, "batch_size": batch, "cv": 3,
-                     "n_jobs": list(n_jobs), "rounds": rounds, "quick": quick, "dtype": "float32",
+                     "n_jobs": list(n_jobs), "rounds": rounds, "quick": quick,
+                     "blas_threads": blas_threads or "libraries' defaults (loky workers: "
+                                                     "cores // n_jobs)", "dtype": "float32",
                      "optimizer": "adam", "activation": "relu",
                      "grid_sklearn_convention": grids(batch, quick)["sklearn"]},
         "data": source, "skipped": skipped, "results": results, "comparisons": comparisons,
         "environment": {"load_average": {"start": load_at_start, "end": bench._load_average()},
                         "cores": os.cpu_count(), "versions": bench._versions(torch),
-                        "blas": bench._blas(), "blas_in_workers": worker_blas,
+                        "blas": blas_here, "blas_in_workers": worker_blas,
                         "openblas_env": bench._openblas_env(),
                         "torch_threads": None if torch is None else torch.get_num_threads(),
                         "nncore_native_blas": bench._native_blas()},
@@ -236,7 +266,7 @@ def format_markdown(report: dict) -> str:
     s = report["settings"]
     lines = [f"# Grid search: {report['results'][0]['candidates']} candidates x 3-fold CV "
              f"+ refit, {s['rows']} rows, {s['epochs']} epochs, batch {s['batch_size']}, "
-             "Adam, float32", "",
+             "Adam, float32", "", f"BLAS threads: {s['blas_threads']}", "",
              "| engine | n_jobs | wall s (median) | rounds, s | mean fit s | best CV accuracy "
              "| best params |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -283,6 +313,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=3,
                         help="searches per engine, back to back (skorch: 1)")
+    parser.add_argument("--blas-threads", type=int, default=None,
+                        help="BLAS threads of every engine, here and in the workers "
+                             "(default: the libraries' own; loky workers cores // n_jobs)")
     parser.add_argument("--quick", action="store_true", help="2 candidates (a smoke run)")
     parser.add_argument("--output-dir", default=None,
                         help="where grid_search.json and .md go (default benchmarks/results)")
@@ -307,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     n_jobs = tuple(int(v) for v in args.n_jobs.split(","))
     run(data=args.data, rows=args.rows, n_jobs=n_jobs, epochs=args.epochs,
         batch=args.batch_size, quick=args.quick, rounds=args.rounds,
-        output_dir=args.output_dir)
+        blas_threads=args.blas_threads, output_dir=args.output_dir)
     return 0
 
 

@@ -31,7 +31,8 @@ def test_quick_run_writes_the_report(tmp_path):
     why = grid_search.skorch_missing()
     assert why is None or "pip install skorch" in why
     report = grid_search.run(rows=240, n_jobs=(1,), epochs=1, batch=32, quick=True,
-                             engines=("nncore", "sklearn"), rounds=1, output_dir=tmp_path)
+                             engines=("nncore", "sklearn"), rounds=1, blas_threads=1,
+                             output_dir=tmp_path)
     saved = json.loads((tmp_path / "grid_search.json").read_text(encoding="utf-8"))
     assert saved["results"][0]["best_score"] == report["results"][0]["best_score"]
     assert saved["settings"]["rows"] == 240 and saved["settings"]["epochs"] == 1
@@ -42,5 +43,6 @@ def test_quick_run_writes_the_report(tmp_path):
         assert r["wall_s"] > 0 and 0.0 <= r["best_score"] <= 1.0
     peers = {c["peer"]: c for c in saved["comparisons"]}
     assert peers["sklearn"]["time_ratio_peer_over_nncore"] > 0
+    assert saved["settings"]["blas_threads"] == 1
     assert saved["environment"]["openblas_env"]["note"]
     assert isinstance(saved["environment"]["blas"], list)
