@@ -34,6 +34,10 @@ def test_readme_example_runs(index, tmp_path, monkeypatch, capsys):
         assert "[0, 1, 1, 0]" in out and "[ 2. -1.]" in out
     if "model.export(" in code:  # onnxruntime gives predict's outputs (tests/test_onnx.py)
         assert float(out.split("largest difference from predict:")[1]) < 1e-6
+    if "cross_val_score" in code:
+        accuracy = float(re.search(r"5-fold accuracy: ([\d.]+)", out).group(1))
+        best = float(out.split()[-1])
+        assert accuracy >= 0.9 and best >= 0.9 and "mlpclassifier__dropout" in out
     if "load_mnist" in code:
         loss, accuracy = (float(v) for v in re.findall(r"[\d.]+", out.splitlines()[-1]))
         assert accuracy >= 0.95

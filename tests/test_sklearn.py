@@ -1,5 +1,6 @@
 """The scikit-learn estimators: sklearn's own check_estimator, real sklearn tools (clone,
 Pipeline, GridSearchCV, cross_val_score), partial_fit = fit, pickle/joblib, labels."""
+import io
 import pickle
 import subprocess
 import sys
@@ -84,10 +85,13 @@ def test_constructor_only_stores_and_bad_arguments_are_named_in_fit():
     np.testing.assert_array_equal(fitted.predict_proba(X), before)
 
 
+@pytest.mark.parametrize("shuffle", [False, True])
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_partial_fit_n_times_equals_fit_n_epochs_bit_for_bit(backend):
+def test_partial_fit_n_times_equals_fit_n_epochs_bit_for_bit(backend, shuffle):
+    # With shuffle on too: fit's epochs and partial_fit's calls draw each epoch's order
+    # from the model's own generator, one draw per epoch.
     X, y = _data()
-    args = dict(hidden_layer_sizes=(8, 8), shuffle=False, random_state=3, backend=backend,
+    args = dict(hidden_layer_sizes=(8, 8), shuffle=shuffle, random_state=3, backend=backend,
                 max_iter=5, n_iter_no_change=100, dropout=0.1, batch_normalization=True)
     full = MLPClassifier(**args).fit(X, y)
     inc = MLPClassifier(**args)
@@ -102,6 +106,27 @@ def test_partial_fit_n_times_equals_fit_n_epochs_bit_for_bit(backend):
     for _ in range(5):
         inc.partial_fit(X, X[:, 0])
     np.testing.assert_array_equal(full.predict(X), inc.predict(X))
+
+
+def test_fit_checks_the_data_once_not_once_per_epoch(monkeypatch):
+    from nncore.models import Sequential
+    calls = []
+    original = Sequential.fit
+
+    def counting_fit(self, *args, **kwargs):
+        calls.append(kwargs["epochs"])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Sequential, "fit", counting_fit)
+    X, y = _data()
+    clf = MLPClassifier((4,), max_iter=6, n_iter_no_change=100, random_state=0).fit(X, y)
+    assert calls == [6] and clf.n_iter_ == len(clf.loss_curve_) == 6
+    assert clf.model_.dtype == np.float32 and clf.t_ == 6 * len(X)
+    # The stopping rule ends that one call early, as sklearn's would.
+    calls.clear()
+    clf = MLPClassifier((4,), max_iter=50, tol=10.0, n_iter_no_change=2,
+                        random_state=0).fit(X, y)
+    assert calls == [50] and clf.n_iter_ == 4
 
 
 def test_partial_fit_needs_classes_first():
@@ -212,6 +237,50 @@ def test_fitted_estimators_round_trip_pickle_and_joblib(make, tmp_path):
         kwargs = {"classes": [0, 1]} if hasattr(est, "classes_") else {}
         a, b = est.partial_fit(X, y, **kwargs), again.partial_fit(X, y, **kwargs)
         np.testing.assert_array_equal(a.predict(X), b.predict(X))
+
+
+class _RecordingUnpickler(pickle.Unpickler):
+    """Unpickles, noting every class and function the stream asks for."""
+
+    def __init__(self, data: bytes):
+        super().__init__(io.BytesIO(data))
+        self.globals = set()
+
+    def find_class(self, module, name):
+        self.globals.add((module, name))
+        return super().find_class(module, name)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_pickle_and_joblib_carry_the_model_file_bytes_and_nothing_native(backend, tmp_path):
+    X, y = _data()
+    est = MLPClassifier((8,), max_iter=3, random_state=0, batch_normalization=True,
+                        backend=backend).fit(X, y)
+    est.model_.save(tmp_path / "model.nnc")
+    file_bytes = (tmp_path / "model.nnc").read_bytes()
+    blob = pickle.dumps(est)
+    # The network travels as the bytes of its model file (format, version, SHA-256)...
+    assert file_bytes in blob
+    joblib.dump(est, tmp_path / "est.joblib")
+    assert file_bytes in (tmp_path / "est.joblib").read_bytes()
+    # ...and is rebuilt from them: no class of a backend (native buffers, plans) is pickled.
+    unpickler = _RecordingUnpickler(blob)
+    again = unpickler.load()
+    assert ("nncore.models.persistence", "_unpickle") in unpickler.globals
+    assert not [g for g in unpickler.globals if g[0].startswith("nncore.backends")]
+    assert again.model_.ops.name == est.model_.ops.name == backend
+    np.testing.assert_array_equal(again.predict_proba(X), est.predict_proba(X))
+
+
+def test_clone_of_a_fitted_estimator_is_unfitted_and_refits_identically():
+    X, y = _data()
+    fitted = MLPClassifier((8,), dropout=0.1, max_iter=4, random_state=5).fit(X, y)
+    twin = clone(fitted)
+    assert not hasattr(twin, "model_") and not hasattr(twin, "classes_")
+    assert twin.get_params() == fitted.get_params()
+    twin.fit(X, y)
+    assert twin.model_ is not fitted.model_ and twin.loss_curve_ == fitted.loss_curve_
+    np.testing.assert_array_equal(twin.predict_proba(X), fitted.predict_proba(X))
 
 
 def test_sklearn_tools_clone_pipeline_gridsearch_cross_val():

@@ -4,6 +4,10 @@ They mirror ``sklearn.neural_network.MLPClassifier``/``MLPRegressor`` (same meth
 fitted attributes and stopping rule) and add what sklearn's MLP lacks: dropout, batch
 normalization, class_weight and sample_weight, any nncore optimizer, float32 or float64.
 They work in Pipeline, GridSearchCV, cross_val_score, clone, pickle and joblib.
+``GridSearchCV(..., n_jobs=k)`` runs in joblib's loky worker processes, which start with
+``cpu_count() // k`` BLAS threads each (``joblib.parallel_config(inner_max_num_threads=n)``
+chooses another number), and on a Dask cluster inside
+``with joblib.parallel_backend("dask"):``, whose worker processes start with one.
 
 This module needs scikit-learn (``pip install scikit-learn``); ``import nncore`` does not
 import it.

@@ -13,7 +13,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from nncore import layers, optimizers, regularizers
+from nncore import callbacks, layers, optimizers, regularizers
 from nncore.backends.codes import ACTIVATIONS
 from nncore.models import Sequential
 
@@ -145,12 +145,15 @@ class _BaseMLP(BaseEstimator):
             self.best_validation_score_ = -np.inf if self.validation_scores_ is not None \
                 else None
             self._no_improvement = 0
+        # Once here, not in every epoch's Sequential.fit: float64 data (sklearn's default)
+        # would otherwise be copied to float32 max_iter times.
+        X = np.ascontiguousarray(X, dtype=self.model_.dtype)
         batch = min(200, len(X)) if self.batch_size == "auto" else int(self.batch_size)
         if incremental:
-            self._epoch(X, Y, sw, batch)
+            self._run_epochs(X, Y, sw, batch, 1)
             self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
             return self
-        val = None
+        val, best = None, {}
         if self.early_stopping:
             stratify = Y if self._stratify() else None
             parts = train_test_split(X, Y, *(() if sw is None else (sw,)),
@@ -159,13 +162,13 @@ class _BaseMLP(BaseEstimator):
             X, X_val, Y, Y_val = parts[:4]
             sw = parts[4] if sw is not None else None
             val = (X_val, Y_val)
-            best_weights = self.model_.get_weights()
-        for _ in range(self.max_iter):
-            self._epoch(X, Y, sw, batch)
+            best["weights"] = self.model_.get_weights()
+
+        def stop_here() -> bool:
             if val is not None:
                 self.validation_scores_.append(self._val_score(*val))
                 if self.validation_scores_[-1] > self.best_validation_score_:
-                    best_weights = self.model_.get_weights()
+                    best["weights"] = self.model_.get_weights()
                 improved = self.validation_scores_[-1] >= self.best_validation_score_ + self.tol
                 self.best_validation_score_ = max(self.best_validation_score_,
                                                   self.validation_scores_[-1])
@@ -174,27 +177,32 @@ class _BaseMLP(BaseEstimator):
                 self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
             # sklearn's rule: stop after n_iter_no_change epochs without an improvement of tol.
             self._no_improvement = 0 if improved else self._no_improvement + 1
-            if self._no_improvement > self.n_iter_no_change:
-                break
-        else:
+            return self._no_improvement > self.n_iter_no_change
+
+        if not self._run_epochs(X, Y, sw, batch, self.max_iter, stop_here):
             warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached "
                           "and the optimization hasn't converged yet.", ConvergenceWarning,
                           stacklevel=3)
         if val is not None:
-            self.model_.set_weights(best_weights)  # as sklearn: keep the best-validated epoch
+            self.model_.set_weights(best["weights"])  # as sklearn: the best-validated epoch
             self.best_loss_ = None
         return self
 
-    def _epoch(self, X, Y, sw, batch: int) -> None:
-        """One pass over the data; fit is a loop of these, so partial_fit equals fit."""
-        history = self.model_.fit(X, Y, batch_size=batch, epochs=1, verbose=0,
-                                  shuffle=bool(self.shuffle), sample_weight=sw)
-        loss = float(history.history["loss"][-1])
-        self.loss_curve_.append(loss)
-        self.n_iter_ += 1
-        self.t_ += len(X)
-        if self.verbose:
-            print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
+    def _run_epochs(self, X, Y, sw, batch: int, epochs: int, stop_here=None) -> bool:
+        """Up to ``epochs`` passes over the data in one ``Sequential.fit``, so that its
+        input checks run once per fit, not once per epoch. After each epoch its loss is
+        recorded and ``stop_here()`` may end training; returns whether it did. The model
+        draws each epoch's shuffle from its own generator, so one call of n epochs trains
+        exactly as n calls of one: partial_fit n times equals fit for n epochs."""
+        epoch_end = _EpochEnd(self, len(X), stop_here)
+        self.model_.fit(X, Y, batch_size=batch, epochs=epochs, verbose=0,
+                        shuffle=bool(self.shuffle), sample_weight=sw, callbacks=[epoch_end])
+        return epoch_end.stopped
+
+    def _forward_raw(self, X: np.ndarray) -> np.ndarray:
+        # Batches of up to 1024 rows: one GEMM per layer for most inputs (predict's default
+        # of 32 rows pays its per-call cost 30 times more often), memory still bounded.
+        return self.model_.predict(X, batch_size=max(1, min(len(X), 1024)))
 
     def _validate(self, X, y, reset: bool):
         if y is None:
@@ -207,7 +215,7 @@ class _BaseMLP(BaseEstimator):
     def _forward(self, X) -> np.ndarray:
         check_is_fitted(self, "model_")
         X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-        return self.model_.predict(X).astype(np.float64)
+        return self._forward_raw(X).astype(np.float64)
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "model_")
@@ -218,6 +226,26 @@ class _BaseMLP(BaseEstimator):
         tags.target_tags.single_output = True
         tags.non_deterministic = False
         return tags
+
+
+class _EpochEnd(callbacks.Callback):
+    """Records each epoch of ``Sequential.fit`` in the estimator (loss_curve_, n_iter_,
+    t_) and stops training when the estimator's rule says so."""
+
+    def __init__(self, estimator, n_samples: int, stop_here=None):
+        self.estimator, self.n_samples, self.stop_here = estimator, n_samples, stop_here
+        self.stopped = False
+
+    def on_epoch_end(self, epoch, logs=None):
+        est = self.estimator
+        loss = float(logs["loss"])
+        est.loss_curve_.append(loss)
+        est.n_iter_ += 1
+        est.t_ += self.n_samples
+        if est.verbose:
+            print(f"Iteration {est.n_iter_}, loss = {loss:.8f}")
+        if self.stop_here is not None and self.stop_here():
+            self.stopped = self.model.stop_training = True
 
 
 def _number(est, name: str, low, high, *, low_open=False, high_open=False) -> None:

@@ -43,7 +43,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         improved by ``tol`` for ``n_iter_no_change`` epochs.
     alpha : float, default 0.0
         L2 penalty on the kernels, Keras's convention: ``alpha * sum(W**2)`` is added to
-        the loss (sklearn divides by 2 * n_samples).
+        the loss. sklearn adds ``0.5 * alpha * sum(W**2) / batch_size`` to each batch's
+        loss, so sklearn's alpha is ``2 * batch_size`` times this one.
     class_weight : dict, "balanced" or None
         Weights keyed by class label, multiplying ``sample_weight``.
     random_state : int, RandomState or None
@@ -156,7 +157,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return not self._multilabel
 
     def _val_score(self, X, Y) -> float:
-        P = self.model_.predict(X)
+        P = self._forward_raw(X)
         if self._multilabel or len(self.classes_) == 2:
             return float(np.mean(np.all((P > 0.5) == (Y > 0.5), axis=1)))
         return float(np.mean(P.argmax(axis=1) == Y))

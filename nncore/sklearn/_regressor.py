@@ -57,7 +57,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return False
 
     def _val_score(self, X, Y) -> float:
-        return float(r2_score(Y, self.model_.predict(X)))
+        return float(r2_score(Y, self._forward_raw(X)))
 
     def predict(self, X: Any) -> np.ndarray:
         """Predictions, shape (n_samples,) or (n_samples, n_targets) as y was."""
