@@ -624,3 +624,176 @@ def test_a_value_wider_than_the_terminal_is_redrawn_over_all_its_rows(clock):
     # take 4; the next drawing goes back up 5 rows to the first.
     assert terminal.written[0] == "\r\x1b[J1/2 0s 24ms/step\na_very_long_metric_name: 0.5000"
     assert terminal.written[1].startswith("\r\x1b[5A\x1b[J2/2 ")
+
+
+# --------------------------------------------------------------------------- Lambda, LR, CSV, backup
+def _small_model(backend="numpy", dropout=True, seed=0):
+    layers = [nn.layers.Dense(6, input_dim=3, activation="tanh")]
+    if dropout:
+        layers.append(nn.layers.Dropout(0.3))
+    layers.append(nn.layers.Dense(2, activation="softmax"))
+    model = nn.Sequential(layers, seed=seed, backend=backend, dtype="float64")
+    model.compile(nn.optimizers.Adam(0.01), "sparse_categorical_crossentropy", ["accuracy"])
+    return model
+
+
+def _small_data(n=40):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, 3))
+    return x, (x[:, 0] > 0).astype(np.int64)
+
+
+def test_lambda_callback_calls_each_given_hook():
+    calls = []
+    cb = nn.callbacks.LambdaCallback(
+        on_train_begin=lambda logs: calls.append("begin"),
+        on_epoch_end=lambda epoch, logs: calls.append((epoch, sorted(logs))),
+        on_train_batch_end=lambda batch, logs: calls.append(batch))
+    x, y = _small_data(10)
+    _small_model().fit(x, y, epochs=2, batch_size=5, verbose=0, callbacks=[cb])
+    assert calls == ["begin", 0, 1, (0, ["accuracy", "loss"]), 0, 1, (1, ["accuracy", "loss"])]
+    with pytest.raises(TypeError, match="on_epoch_end must be callable"):
+        nn.callbacks.LambdaCallback(on_epoch_end=3)
+
+
+def _keras():
+    pytest.importorskip("torch")
+    import os
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    if keras.backend.backend() != "torch":
+        pytest.skip("keras runs on another backend in this process")
+    return keras
+
+
+class _Holder:
+    """What a callback needs of a model: an optimizer, and stop_training."""
+    stop_training = False
+
+    def __init__(self, optimizer):
+        self.optimizer = optimizer
+
+
+def test_reduce_lr_on_plateau_follows_keras():
+    """The same monitored values give Keras 3's learning rates, epoch by epoch."""
+    keras = _keras()
+    values = [1.0, 0.9, 0.95, 0.95, 0.9, 0.9, 0.92, 0.85, 0.85, 0.86, 0.86, 0.86, 0.5, 0.6,
+              0.6, 0.6, 0.6, 0.6]
+    kwargs = dict(monitor="val_loss", factor=0.5, patience=2, cooldown=1, min_lr=0.01,
+                  min_delta=0.01)
+    theirs = keras.callbacks.ReduceLROnPlateau(**kwargs)
+    theirs.set_model(_Holder(keras.optimizers.SGD(0.1)))
+    ours = nn.callbacks.ReduceLROnPlateau(**kwargs)
+    ours.set_model(_Holder(nn.optimizers.SGD(0.1)))
+    rates = {"keras": [], "nncore": []}
+    for cb, key in ((theirs, "keras"), (ours, "nncore")):
+        cb.on_train_begin()
+        for epoch, value in enumerate(values):
+            cb.on_epoch_end(epoch, {"val_loss": value})
+            rates[key].append(float(keras.ops.convert_to_numpy(
+                cb.model.optimizer.learning_rate)))
+    np.testing.assert_allclose(rates["nncore"], rates["keras"], rtol=1e-6)  # Keras: float32
+    assert len(set(rates["nncore"])) >= 4 and rates["nncore"][-1] == 0.01  # down to min_lr
+    with pytest.raises(ValueError, match="factor"):
+        nn.callbacks.ReduceLROnPlateau(factor=1.0)
+
+
+def test_reduce_lr_on_plateau_in_fit_logs_the_learning_rate():
+    x, y = _small_data()
+    model = _small_model(dropout=False)
+    # After the first epoch (anything beats no value yet) nothing improves by 10: halve
+    # at the end of each epoch; the logs hold the rate the epoch trained with, as Keras's.
+    cb = nn.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=0,
+                                        min_delta=10.0)
+    history = model.fit(x, y, epochs=3, verbose=0, callbacks=[cb])
+    assert history.history["learning_rate"] == [0.01, 0.01, 0.005]
+    assert model.optimizer.learning_rate == 0.0025
+
+
+def test_csv_logger_writes_what_keras_writes(tmp_path):
+    keras = _keras()
+    logs = [{"loss": 0.5, "accuracy": 0.75, "val_loss": 0.625},
+            {"loss": 0.25, "accuracy": 0.875, "val_loss": 0.5}]
+    for append in (False, True):
+        files = {}
+        for name, cls in (("keras", keras.callbacks.CSVLogger),
+                          ("nncore", nn.callbacks.CSVLogger)):
+            path = tmp_path / f"{name}.csv"
+            for _ in range(2 if append else 1):  # appending: a second fit adds its rows
+                cb = cls(str(path), separator=";", append=append)
+                cb.on_train_begin()
+                for epoch, entry in enumerate(logs):
+                    cb.on_epoch_end(epoch, dict(entry))
+                cb.on_train_end()
+            files[name] = path.read_bytes()
+        assert files["nncore"] == files["keras"]
+
+
+def test_csv_logger_in_fit(tmp_path):
+    x, y = _small_data()
+    path = tmp_path / "log.csv"
+    history = _small_model().fit(x, y, epochs=2, verbose=0, validation_split=0.25,
+                                 callbacks=[nn.callbacks.CSVLogger(path)])
+    rows = path.read_text().splitlines()
+    assert rows[0] == "epoch,accuracy,loss,val_accuracy,val_loss"
+    assert rows[2].split(",") == ["1"] + [str(history.history[k][1]) for k in
+                                          ("accuracy", "loss", "val_accuracy", "val_loss")]
+
+
+class _Interrupt(Exception):
+    pass
+
+
+@pytest.mark.parametrize("backend", ["numpy", "native"])
+def test_backup_and_restore_resumes_an_interrupted_fit_exactly(tmp_path, backend):
+    """Shuffling, dropout masks and Adam's moments all continue where they stopped: the
+    resumed run ends with the uninterrupted run's weights, bit for bit."""
+    if backend == "native" and not nn.backends.native_available():
+        pytest.skip("the native extension is not built")
+    x, y = _small_data()
+    reference = _small_model(backend)
+    reference.fit(x, y, epochs=5, batch_size=8, verbose=0)
+
+    def stop_after_epoch_2(epoch, logs):
+        if epoch == 2:
+            raise _Interrupt
+
+    backup = nn.callbacks.BackupAndRestore(tmp_path / "backup")
+    with pytest.raises(_Interrupt):
+        _small_model(backend).fit(x, y, epochs=5, batch_size=8, verbose=0, callbacks=[
+            backup, nn.callbacks.LambdaCallback(on_epoch_end=stop_after_epoch_2)])
+    assert (tmp_path / "backup" / "backup.nnc").exists()
+    seen = []
+    resumed = _small_model(backend, seed=1)  # another start: the backup decides
+    history = resumed.fit(x, y, epochs=5, batch_size=8, verbose=0, callbacks=[
+        backup, nn.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: seen.append(e))])
+    assert seen == [3, 4] and len(history.history["loss"]) == 2
+    for a, b in zip(resumed.get_weights(), reference.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert not (tmp_path / "backup" / "backup.nnc").exists()  # deleted once fit completes
+
+
+def test_save_weights_and_load_weights(tmp_path):
+    x, y = _small_data()
+    model = _small_model()
+    model.fit(x, y, epochs=1, verbose=0)
+    path = tmp_path / "m.weights.nnc"
+    model.save_weights(path)
+    other = _small_model(seed=5)
+    other.load_weights(path)
+    for a, b in zip(other.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=r"must end in `\.weights\.nnc`"):
+        model.save_weights(tmp_path / "m.nnc")
+    wider = nn.Sequential([nn.layers.Dense(7, input_dim=3), nn.layers.Dense(2)], seed=0,
+                          dtype="float64")
+    before = wider.get_weights()
+    with pytest.raises(ValueError, match="shape"):
+        wider.load_weights(path)
+    for a, b in zip(wider.get_weights(), before):
+        np.testing.assert_array_equal(a, b)  # nothing written
+
+
+def test_checkpoint_refuses_another_formats_extension_when_made():
+    with pytest.raises(ValueError, match=r"not .*\(\.h5\)"):
+        ModelCheckpoint("model-{epoch}.h5")

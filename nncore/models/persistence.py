@@ -32,7 +32,7 @@ class Persistence:
         refused with a ValueError rather than given a format it does not hold; ONNX files
         come from :meth:`export`.
         """
-        _check_extension(filepath)
+        check_extension(filepath)
         self._require_built("save")
         saving.write_archive(filepath, *self._archive(include_optimizer))
 
@@ -133,6 +133,57 @@ class Persistence:
                     raise ValueError(f"optimizer slot {i}/{name} holds NaN or inf")
                 arr[...] = stored.reshape(-1)
 
+    def _take_training_state(self, other) -> None:
+        """Become ``other`` as training left it: weights, optimizer (with its slots and
+        step count) and random generators; ``other`` is a model of the same architecture
+        (a backup of this one), checked through set_weights."""
+        self.set_weights(other.get_weights())
+        if other.compiled:
+            # Slots follow the parameters' layout, which is this model's too.
+            self.optimizer = other.optimizer
+        self.rng.bit_generator.state = other.rng.bit_generator.state
+        for mine, theirs in zip(self._layers, other._layers):
+            if hasattr(mine, "rng"):
+                mine.rng.bit_generator.state = theirs.rng.bit_generator.state
+
+    def save_weights(self, filepath) -> None:
+        """Write only the weights (batch normalization's moving statistics included) to
+        ``filepath``, which must end in ``.weights.nnc`` (as Keras 3 asks ``.weights.h5``):
+        :meth:`load_weights` puts them back into a model of the same architecture.
+
+        Example
+        -------
+        >>> import nncore as nn
+        >>> model = nn.Sequential([nn.layers.Dense(2, input_dim=3)], seed=0)
+        >>> model.save_weights("dense.weights.nnc")           # doctest: +SKIP
+        """
+        _check_weights_name(filepath)
+        self._require_built("save_weights")
+        config = {"model": self.get_config(), "compile": None, "weights_only": True,
+                  "rng": {"model": _rng_state(self.rng), "layers": {}}}
+        arrays = {f"weights/{i}": w for i, w in enumerate(self.get_weights())}
+        saving.write_archive(filepath, config, arrays)
+
+    def load_weights(self, filepath) -> None:
+        """Read weights written by :meth:`save_weights` (or a whole model file) into this
+        model, which must be built with the same layers' weight shapes; nothing is
+        changed unless every array fits.
+
+        Example
+        -------
+        >>> import nncore as nn
+        >>> model = nn.Sequential([nn.layers.Dense(2, input_dim=3)], seed=0)
+        >>> model.load_weights("dense.weights.nnc")           # doctest: +SKIP
+        """
+        self._require_built("load_weights")
+        config, arrays = saving.read_archive(filepath)
+        count = sum(1 for name in arrays if name.startswith("weights/"))
+        try:
+            weights = [arrays[f"weights/{i}"] for i in range(count)]
+        except KeyError:
+            raise ValueError(f"{filepath!r} holds no weights of nncore's layout") from None
+        self.set_weights(weights)
+
     # ------------------------------------------------------------ copies and pickles
     def __reduce__(self):
         """Pickle through the model file's bytes (joblib and multiprocessing too): the
@@ -159,7 +210,7 @@ FOREIGN_EXTENSIONS = {".keras": "Keras", ".h5": "HDF5", ".hdf5": "HDF5", ".onnx"
                       ".pkl": "pickle", ".pickle": "pickle", ".joblib": "joblib"}
 
 
-def _check_extension(filepath) -> None:
+def check_extension(filepath) -> None:
     """Refuse a path whose extension names another format (other types: write_archive
     says what it takes)."""
     if not isinstance(filepath, (str, os.PathLike)):
@@ -208,3 +259,10 @@ def _unpickle(cls: type, blob: bytes, backend: str, metric_specs: list):
         model._metrics = [metrics_module.get(m, model.loss.name) for m in metric_specs]
         model._metric_specs = list(metric_specs)
     return model
+
+
+def _check_weights_name(filepath) -> None:
+    if not isinstance(filepath, (str, os.PathLike)) or \
+            not os.fspath(filepath).endswith(".weights.nnc"):
+        raise ValueError(f"The filename must end in `.weights.nnc`. Received: "
+                         f"filepath={filepath!r}")

@@ -177,8 +177,11 @@ class Trainer:
             cb.set_model(self)
         self.stop_training = False
         self._warned_nan = False
+        self._resume_epoch = None
         for cb in callback_list:
             cb.on_train_begin()
+        if self._resume_epoch is not None:  # BackupAndRestore found an interrupted run
+            initial_epoch = max(initial_epoch, self._resume_epoch)
         batches = _Batches(x, y, sw, batch_size)
         for epoch in range(initial_epoch, epochs):
             self._guard.checkpoint()

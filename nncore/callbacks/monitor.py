@@ -1,69 +1,18 @@
-"""Callbacks, as keras.callbacks: hooks that ``fit`` calls around epochs and batches.
-
-Example
--------
->>> import nncore as nn
->>> nn.callbacks.EarlyStopping(monitor="val_loss", patience=3, restore_best_weights=True)
-EarlyStopping(monitor='val_loss', patience=3)
-"""
+"""Callbacks that watch a logged value: EarlyStopping, ReduceLROnPlateau, TerminateOnNaN,
+and LearningRateScheduler."""
 from __future__ import annotations
 
 import inspect
 import math
-import os
-import sys
-import warnings
 
 import numpy as np
 
-from nncore import progress
 from nncore._checks import check_float, check_int
+from nncore.callbacks.base import Callback
 from nncore.optimizers import schedules
 
 
-class Callback:
-    """Base class; ``self.model`` is set by ``fit`` before training starts."""
-
-    model = None
-
-    def set_model(self, model) -> None:
-        self.model = model
-
-    def on_train_begin(self, logs=None): ...
-    def on_train_end(self, logs=None): ...
-    def on_epoch_begin(self, epoch: int, logs=None): ...
-    def on_epoch_end(self, epoch: int, logs=None): ...
-    def on_train_batch_begin(self, batch: int, logs=None): ...
-    def on_train_batch_end(self, batch: int, logs=None): ...
-
-
-class History(Callback):
-    """Records the logs of each epoch: ``history.history["loss"]`` is a list per epoch."""
-
-    def __init__(self):
-        self.history: dict[str, list[float]] = {}
-        self.epoch: list[int] = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.epoch.append(epoch)
-        for key, value in (logs or {}).items():
-            self.history.setdefault(key, []).append(value)
-
-    def plot(self, keys=None, ax=None):
-        """Plot the recorded curves with matplotlib (an optional extra: nncore[plot])."""
-        try:
-            import matplotlib.pyplot as plt
-        except ImportError as exc:
-            raise ImportError("History.plot needs matplotlib: pip install nncore[plot]") from exc
-        ax = ax if ax is not None else plt.gca()
-        for key in keys or self.history:
-            ax.plot(self.epoch, self.history[key], label=key)
-        ax.set_xlabel("epoch")
-        ax.legend()
-        return ax
-
-
-def _better(mode: str, monitor: str):
+def better(mode: str, monitor: str):
     if not isinstance(monitor, str):
         raise TypeError(f"monitor must be the name of a logged value such as 'val_loss'. "
                         f"Received: monitor={monitor!r}")
@@ -107,7 +56,7 @@ class EarlyStopping(Callback):
         self.baseline = None if baseline is None else check_float(baseline, "baseline")
         self.restore_best_weights = bool(restore_best_weights)
         self.start_from_epoch = check_int(start_from_epoch, "start_from_epoch", low=0)
-        self._better, self.mode = _better(mode, monitor)
+        self._better, self.mode = better(mode, monitor)
         self.stopped_epoch = 0
 
     def on_train_begin(self, logs=None):
@@ -160,40 +109,6 @@ class EarlyStopping(Callback):
 
     def __repr__(self):
         return f"EarlyStopping(monitor={self.monitor!r}, patience={self.patience})"
-
-
-class ModelCheckpoint(Callback):
-    """Save the model after each epoch to ``filepath`` (which may hold ``{epoch}`` and log
-    keys, e.g. ``"model-{epoch:02d}-{val_loss:.3f}.nnc"``); with ``save_best_only`` only
-    when ``monitor`` improved."""
-
-    def __init__(self, filepath, monitor: str = "val_loss", verbose: int = 0,
-                 save_best_only: bool = False, mode: str = "auto"):
-        # A str path: it is formatted with the epoch and logs (bytes have no .format).
-        if not isinstance(filepath, (str, os.PathLike)) or \
-                not isinstance(os.fspath(filepath), str):
-            raise TypeError(f"filepath must be a str or a path. Received: filepath={filepath!r}")
-        self.filepath = os.fspath(filepath)
-        self.monitor, self.verbose = monitor, verbose
-        self.save_best_only = bool(save_best_only)
-        self._better, self.mode = _better(mode, monitor)
-        self.best = math.inf if self.mode == "min" else -math.inf
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        path = self.filepath.format(epoch=epoch + 1, **logs)
-        if self.save_best_only:
-            value = logs.get(self.monitor)
-            if value is None:
-                warnings.warn(f"ModelCheckpoint: monitor {self.monitor!r} is not in the logs; "
-                              "saving skipped.", RuntimeWarning, stacklevel=2)
-                return
-            if not self._better(value, self.best):
-                return
-            self.best = value
-        self.model.save(path)
-        if self.verbose:
-            print(f"Epoch {epoch + 1}: saved model to {path}")
 
 
 class TerminateOnNaN(Callback):
@@ -286,46 +201,61 @@ class LearningRateScheduler(Callback):
             logs["learning_rate"] = self.model.optimizer.learning_rate
 
 
-class ProgbarLogger(Callback):
-    """The progress display of ``fit`` (added by ``fit`` when ``verbose`` is 1 or 2).
-
-    ``verbose=1``: ``Epoch 1/10``, then a bar redrawn as batches complete that ends as
-    Keras 3's line, ``8/8 ━━━━━━━━━━━━━━━━━━━━ 0s 2ms/step - loss: 0.4312 - ...``; every
-    logged value is shown, the ones that do not fit the terminal's width on the lines
-    under the bar (see :mod:`nncore.progress`). ``verbose=2``: one line per epoch,
-    ``Epoch 1/10 - 8/8 - 0s - 2ms/step - loss: 0.4312 - ...``. Written to ``sys.stderr``,
-    so that the standard output holds only a program's results.
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` has not improved by more
+    than ``min_delta`` for ``patience`` epochs, as keras.callbacks.ReduceLROnPlateau: then
+    wait ``cooldown`` epochs before counting again, and never go below ``min_lr``. The
+    learning rate is logged each epoch (``logs["learning_rate"]``).
 
     Example
     -------
     >>> import nncore as nn
-    >>> nn.callbacks.ProgbarLogger(steps=8, epochs=10, verbose=2).verbose
-    2
+    >>> nn.callbacks.ReduceLROnPlateau(factor=0.5, patience=2).factor
+    0.5
     """
 
-    def __init__(self, steps: int, epochs: int, verbose: int = 1):
-        self.steps = check_int(steps, "steps", low=0)
-        self.epochs = check_int(epochs, "epochs", low=0)
-        self.verbose = check_int(verbose, "verbose", low=1, high=2)
-        self.bar = None
+    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
+                 verbose: int = 0, mode: str = "auto", min_delta: float = 1e-4,
+                 cooldown: int = 0, min_lr: float = 0.0):
+        self.monitor = monitor
+        self.factor = check_float(factor, "factor", low=0.0, high=1.0, high_open=True)
+        self.patience = check_int(patience, "patience", low=0)
+        self.verbose = verbose
+        self._better, self.mode = better(mode, monitor)
+        self.min_delta = abs(check_float(min_delta, "min_delta"))
+        self.cooldown = check_int(cooldown, "cooldown", low=0)
+        self.min_lr = check_float(min_lr, "min_lr", low=0.0)
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = progress._now()
-        if self.verbose == 1:
-            print(f"Epoch {epoch + 1}/{self.epochs}", file=sys.stderr, flush=True)
-            self.bar = progress.Progbar(self.steps)
-        self._seen = 0
+    def on_train_begin(self, logs=None):
+        self.wait = self.cooldown_counter = 0
+        self.best = math.inf if self.mode == "min" else -math.inf
 
-    def on_train_batch_end(self, batch, logs=None):
-        self._seen = batch + 1
-        if self.bar is not None:
-            self.bar.update(batch + 1, logs)
+    def _improved(self, value: float) -> bool:
+        shift = -self.min_delta if self.mode == "min" else self.min_delta
+        return self._better(value - shift, self.best)
 
     def on_epoch_end(self, epoch, logs=None):
-        if self.verbose == 1:
-            self.bar.update(self._seen, logs, finalize=True)
-            self.bar = None
-        else:
-            print(progress.epoch_line(epoch, self.epochs, self._seen,
-                                      progress._now() - self._start, logs or {}),
-                  file=sys.stderr, flush=True)
+        optimizer = self.model.optimizer
+        logs = logs if logs is not None else {}
+        logs["learning_rate"] = optimizer.learning_rate
+        value = logs.get(self.monitor)
+        if value is None:
+            raise ValueError(f"ReduceLROnPlateau: monitor={self.monitor!r} is not a logged "
+                             f"value. Available keys: {', '.join(logs)}")
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improved(value):
+            self.best, self.wait = value, 0
+        elif self.cooldown_counter == 0:
+            self.wait += 1
+            if self.wait >= self.patience and optimizer.learning_rate > self.min_lr:
+                if isinstance(optimizer._learning_rate, schedules.LearningRateSchedule):
+                    raise TypeError("ReduceLROnPlateau cannot change the learning rate of "
+                                    "an optimizer created with a LearningRateSchedule.")
+                new = max(optimizer.learning_rate * self.factor, self.min_lr)
+                optimizer.learning_rate = new
+                if self.verbose:
+                    print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate "
+                          f"to {new}.")
+                self.cooldown_counter, self.wait = self.cooldown, 0
