@@ -17,6 +17,7 @@ import numpy as np
 from nncore.backends import get_backend
 from nncore.backends.base import ACTIVATIONS, DEFAULT_ALPHA, activation_name
 from nncore._checks import compute_dtype, to_array
+from nncore.gradcheck import check_gradient
 
 
 def _apply(name: str, x, alpha: float | None = None) -> np.ndarray:
@@ -105,6 +106,75 @@ def hard_sigmoid(x) -> np.ndarray:
     return _apply("hard_sigmoid", x)
 
 
+class CustomActivation:
+    """An activation of your own, on NumPy arrays, with its derivative.
+
+    Either subclass it and define ``call(x)`` and ``gradient(x)`` (the elementwise
+    derivative ``dy/dx``, of ``x``'s shape), or give both functions:
+    ``CustomActivation(fn, gradient)`` (``Dense(activation=(fn, gradient))`` makes one).
+    A layer given one checks the derivative against finite differences in float64
+    (:mod:`nncore.gradcheck`) at points of [-3, 3] and refuses a wrong one; it then runs
+    layer by layer (no compiled step) on either backend. A model file holds no code:
+    ``save`` refuses a model with one.
+
+    Example
+    -------
+    >>> import numpy as np, nncore as nn
+    >>> cube = nn.activations.CustomActivation(lambda x: x ** 3, lambda x: 3 * x ** 2)
+    >>> nn.layers.Dense(2, activation=cube).activation
+    '<lambda>'
+    """
+
+    def __init__(self, fn=None, gradient=None, name: str | None = None):
+        for arg, value in (("fn", fn), ("gradient", gradient)):
+            if value is not None and not callable(value):
+                raise TypeError(f"{arg} must be callable. Received: {arg}={value!r}")
+        self._fn, self._gradient = fn, gradient
+        self.name = name or getattr(fn, "__name__", None) or type(self).__name__
+        if self.name.lower() in ACTIVATIONS or self.name.lower() in ("swish", "identity"):
+            raise ValueError(f"name {self.name!r} is a built-in activation's; give another "
+                             f"name.")
+
+    def call(self, x: np.ndarray) -> np.ndarray:
+        if self._fn is None:
+            raise NotImplementedError("Give CustomActivation a function, or define call().")
+        return self._fn(x)
+
+    def gradient(self, x: np.ndarray) -> np.ndarray:
+        if self._gradient is None:
+            raise NotImplementedError("Give CustomActivation its derivative, or define "
+                                      "gradient().")
+        return self._gradient(x)
+
+    def check(self) -> None:
+        """The finite-difference check of ``gradient`` at points of [-3, 3] (away from 0,
+        where activations tend to have their kinks)."""
+        if getattr(self, "_checked", False):
+            return
+        x = np.random.default_rng(0).uniform(0.1, 3.0, (3, 4)) * [1, -1, 1, -1]
+        check_gradient(f"activation {self.name!r}", lambda x: float(np.sum(self.values(x))),
+                       self.derivatives, x)
+        self._checked = True
+
+    def values(self, x: np.ndarray) -> np.ndarray:
+        """``call``'s result, checked: x's shape."""
+        return self._checked_shape(self.call(x), x, "return")
+
+    def derivatives(self, x: np.ndarray) -> np.ndarray:
+        """``gradient``'s result, checked: x's shape."""
+        return self._checked_shape(self.gradient(x), x, "gradient")
+
+    def _checked_shape(self, result, x, what: str) -> np.ndarray:
+        result = np.asarray(result)
+        if result.shape != x.shape:
+            raise ValueError(f"activation {self.name!r} must {what} an array of its input's "
+                             f"shape {x.shape}. Received: shape {result.shape}")
+        return result
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
 def get(identifier) -> str:
     """The canonical activation name for a name, None (linear) or one of these functions."""
     if callable(identifier) and getattr(identifier, "__module__", None) == __name__:
@@ -112,4 +182,4 @@ def get(identifier) -> str:
     return activation_name(identifier)
 
 
-__all__ = list(ACTIVATIONS) + ["swish", "get"]
+__all__ = list(ACTIVATIONS) + ["CustomActivation", "swish", "get"]

@@ -19,7 +19,8 @@ import numpy as np
 
 from nncore.backends import get_backend
 from nncore._checks import check_float, compute_dtype, to_array
-from nncore.backends.base import loss_name, loss_param
+from nncore.backends.base import LOSS_CODES, loss_name, loss_param
+from nncore.gradcheck import check_gradient
 from nncore.backends.numpy_backend import losses as _reference
 
 
@@ -206,6 +207,94 @@ class LogCosh(_Plain):
     name = "log_cosh"
 
 
+class CustomLoss(Loss):
+    """A loss of your own, on NumPy arrays, with its gradient.
+
+    Either subclass it and define ``call(y_true, y_pred)``, the loss of each sample
+    (shape (n,)), and ``gradient(y_true, y_pred)``, the derivative of each sample's loss
+    with respect to its predictions (shape (n, d)); or give both functions:
+    ``CustomLoss(fn, gradient)`` (``compile(loss=(fn, gradient))`` makes one). The batch
+    loss is Keras's ``sum_i w_i loss_i / n``. ``compile`` checks the gradient against
+    finite differences in float64 (:mod:`nncore.gradcheck`) and refuses a wrong one. Such
+    a loss trains layer by layer (no compiled step) on either backend; a model file holds
+    no code, so a model compiled with one is saved without its compile state.
+
+    Example
+    -------
+    >>> import numpy as np, nncore as nn
+    >>> quartic = nn.losses.CustomLoss(lambda t, p: np.mean((p - t) ** 4, axis=1),
+    ...                                lambda t, p: 4 * (p - t) ** 3 / p.shape[1])
+    >>> quartic([[0.0], [0.0]], [[1.0], [2.0]])
+    8.5
+    """
+
+    def __init__(self, fn=None, gradient=None, name: str | None = None):
+        super().__init__(False)
+        for arg, value in (("fn", fn), ("gradient", gradient)):
+            if value is not None and not callable(value):
+                raise TypeError(f"{arg} must be callable. Received: {arg}={value!r}")
+        self._fn, self._gradient = fn, gradient
+        self.name = name or getattr(fn, "__name__", None) or type(self).__name__
+        if self.name in LOSS_CODES:
+            raise ValueError(f"name {self.name!r} is a built-in loss's; give another name.")
+
+    def call(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        if self._fn is None:
+            raise NotImplementedError("Give CustomLoss a function, or define call().")
+        return self._fn(y_true, y_pred)
+
+    def gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        if self._gradient is None:
+            raise NotImplementedError("Give CustomLoss its gradient, or define gradient().")
+        return self._gradient(y_true, y_pred)
+
+    def check_outputs(self, output_dim: int) -> None:
+        """The finite-difference check of the gradient, at random (4, output_dim) points
+        in (0.1, 0.9) for both arguments (once per width)."""
+        checked = self.__dict__.setdefault("_checked", set())
+        if output_dim in checked:
+            return
+        rng = np.random.default_rng(0)
+        T = rng.uniform(0.1, 0.9, (4, output_dim))
+        P = rng.uniform(0.1, 0.9, (4, output_dim))
+        check_gradient(f"loss {self.name!r}", lambda P: float(np.sum(self.losses(T, P))),
+                       lambda P: self.gradients(T, P), P)
+        checked.add(output_dim)
+
+    def losses(self, T: np.ndarray, P: np.ndarray) -> np.ndarray:
+        """``call``'s result, checked: float64, one value per sample."""
+        values = np.asarray(self.call(T, P), dtype=np.float64)
+        if values.shape != (len(P),):
+            raise ValueError(f"loss {self.name!r} must return one value per sample, shape "
+                             f"({len(P)},). Received: shape {values.shape}")
+        return values
+
+    def gradients(self, T: np.ndarray, P: np.ndarray) -> np.ndarray:
+        """``gradient``'s result, checked: the shape of the predictions."""
+        G = np.asarray(self.gradient(T, P))
+        if G.shape != P.shape:
+            raise ValueError(f"the gradient of loss {self.name!r} must have shape "
+                             f"{P.shape}, as y_pred. Received: shape {G.shape}")
+        return G
+
+    def batch(self, T: np.ndarray, P: np.ndarray, sw, dP: np.ndarray | None) -> float:
+        """The batch loss ``sum_i w_i loss_i / n``; its gradient into ``dP`` if given."""
+        n = len(P)
+        w = np.ones(n) if sw is None else np.asarray(sw, dtype=np.float64)
+        if dP is not None:
+            np.multiply(self.gradients(T, P), (w / n)[:, None], out=dP, casting="unsafe")
+        return float(w @ self.losses(T, P) / n)
+
+    def __call__(self, y_true, y_pred, sample_weight=None) -> float:
+        T, P = _pair(y_true, y_pred)
+        sw = None if sample_weight is None else \
+            to_array(sample_weight, "sample_weight", np.float64, ndim=1)
+        return self.batch(np.asarray(T, dtype=P.dtype), P, sw, None)
+
+    def get_config(self) -> dict:
+        return {"name": self.name}
+
+
 def _per_sample(name: str, y_true, y_pred, from_logits: bool = False,
                 delta: float = 1.0, label_smoothing: float = 0.0) -> np.ndarray:
     """One loss per row, from the reference kernels (the same clipping and log-sum-exp)."""
@@ -289,9 +378,16 @@ _CLASSES = {cls.name: cls for cls in (MeanSquaredError, MeanAbsoluteError, Huber
 
 
 def get(identifier) -> Loss:
-    """A Loss from a name (``"mse"``, ``"categorical_crossentropy"``...) or an instance."""
+    """A Loss from a name (``"mse"``, ``"categorical_crossentropy"``...), an instance, or
+    a pair ``(fn, gradient)`` of functions (a :class:`CustomLoss`)."""
     if isinstance(identifier, Loss):
         return identifier
+    if isinstance(identifier, tuple) and len(identifier) == 2:
+        return CustomLoss(*identifier)
+    if callable(identifier):
+        raise TypeError(f"A loss function needs its gradient: pass (fn, gradient) or a "
+                        f"CustomLoss subclass with call() and gradient(). Received: "
+                        f"{identifier!r}")
     if isinstance(identifier, dict):
         return _CLASSES[loss_name(identifier.get("name", ""))](**identifier.get("config", {}))
     by_class = {cls.__name__: cls for cls in _CLASSES.values()}
@@ -301,10 +397,12 @@ def get(identifier) -> Loss:
 
 
 def serialize(loss: Loss) -> dict:
+    if isinstance(loss, CustomLoss):
+        raise TypeError(f"loss {loss.name!r} is a CustomLoss: a model file holds no code.")
     return {"name": loss.name, "config": loss.get_config()}
 
 
-__all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
+__all__ = ["CustomLoss", "Loss", "MeanSquaredError", "MeanAbsoluteError", "Huber", "BinaryCrossentropy",
            "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "Hinge",
            "KLDivergence", "Poisson", "LogCosh", "binary_crossentropy",
            "categorical_crossentropy", "get", "hinge", "huber", "kl_divergence", "kld",

@@ -84,3 +84,56 @@ def test_swish_is_silu():
     assert nn.activations.get(nn.activations.swish) == "silu"
     x = np.linspace(-4, 4, 9)
     np.testing.assert_array_equal(nn.activations.swish(x), nn.activations.silu(x))
+
+
+# --------------------------------------------------------------------------- your own
+def _tanh_pair():
+    return (lambda x: np.tanh(x), lambda x: 1 - np.tanh(x) ** 2)
+
+
+def _classifier(backend, hidden, extra=()):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((24, 3))
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = nn.Sequential([nn.layers.Dense(5, input_dim=3, activation=hidden), *extra,
+                           nn.layers.Dense(2, activation="softmax")], seed=0,
+                          dtype="float64", backend=backend.name)
+    model.compile(nn.optimizers.Adam(0.02), "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=3, batch_size=8, verbose=0)
+    return model.get_weights()
+
+
+def test_a_custom_activation_trains_as_the_built_in_it_restates(backend):
+    class MyTanh(nn.activations.CustomActivation):
+        def call(self, x):
+            return np.tanh(x)
+
+        def gradient(self, x):
+            return 1 - np.tanh(x) ** 2
+
+    reference = _classifier(backend, "tanh")
+    for hidden, extra in ((_tanh_pair(), ()), (MyTanh(), ()),
+                          (None, (nn.layers.Activation(MyTanh()),))):
+        for a, b in zip(_classifier(backend, hidden, extra), reference):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_a_wrong_custom_derivative_is_refused_when_the_layer_is_made():
+    with pytest.raises(ValueError, match=r"gradient of activation 'cube' does not match"):
+        nn.layers.Dense(3, activation=nn.activations.CustomActivation(
+            lambda x: x ** 3, lambda x: 2 * x ** 2, name="cube"))
+    with pytest.raises(ValueError, match="built-in activation"):
+        nn.activations.CustomActivation(np.tanh, np.cosh, name="tanh")
+    with pytest.raises(ValueError, match="must return an array of its input's shape"):
+        nn.layers.Dense(3, activation=(lambda x: x.sum(), lambda x: x))
+
+
+def test_a_model_with_a_custom_activation_is_not_stored_but_its_weights_are(tmp_path):
+    model = nn.Sequential([nn.layers.Dense(3, input_dim=2, activation=_tanh_pair())], seed=0)
+    with pytest.raises(TypeError, match="activations of your own"):
+        model.save(tmp_path / "m.nnc")
+    model.save_weights(tmp_path / "m.weights.nnc")
+    twin = nn.Sequential([nn.layers.Dense(3, input_dim=2, activation=_tanh_pair())], seed=9)
+    twin.load_weights(tmp_path / "m.weights.nnc")
+    x = np.ones((2, 2), np.float32)
+    np.testing.assert_array_equal(twin.predict(x), model.predict(x))

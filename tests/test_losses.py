@@ -486,3 +486,64 @@ def test_new_losses_train_a_model_on_the_compiled_and_the_layer_path(backend, lo
     assert runs[0][0] == pytest.approx(runs[1][0], rel=1e-12)
     for a, b in zip(runs[0][1], runs[1][1]):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+# --------------------------------------------------------------------------- your own
+def _mse(t, p):
+    return np.mean((p - t) ** 2, axis=1)
+
+
+def _mse_gradient(t, p):
+    return 2 * (p - t) / p.shape[1]
+
+
+def _regression(backend, loss, seed=0):
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((20, 3)), rng.standard_normal((20, 2))
+    model = nn.Sequential([nn.layers.Dense(4, input_dim=3, activation="tanh"),
+                           nn.layers.Dense(2)], seed=seed, dtype="float64",
+                          backend=backend.name)
+    model.compile(nn.optimizers.Adam(0.01), loss)
+    history = model.fit(x, y, epochs=3, batch_size=6, verbose=0)
+    return history.history["loss"], model.get_weights()
+
+
+def test_a_custom_loss_trains_as_the_built_in_it_restates(backend):
+    """(fn, gradient) and a subclass, both mean squared error: the training of "mse"."""
+    class MSE(losses.CustomLoss):
+        def call(self, y_true, y_pred):
+            return _mse(y_true, y_pred)
+
+        def gradient(self, y_true, y_pred):
+            return _mse_gradient(y_true, y_pred)
+
+    reference = _regression(backend, "mse")
+    for loss in ((_mse, _mse_gradient), MSE()):
+        run = _regression(backend, loss)
+        np.testing.assert_allclose(run[0], reference[0], rtol=1e-12)
+        for a, b in zip(run[1], reference[1]):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+
+
+def test_a_wrong_custom_gradient_is_refused_at_compile():
+    model = nn.Sequential([nn.layers.Dense(2, input_dim=3)], seed=0)
+    model.compile("sgd", "mse")
+    with pytest.raises(ValueError, match=r"gradient of loss '_mse' does not match"):
+        model.compile("sgd", (_mse, lambda t, p: (p - t) / p.shape[1]))
+    assert model.loss.name == "mean_squared_error"  # the old settings stay
+    with pytest.raises(TypeError, match=r"needs its gradient: pass \(fn, gradient\)"):
+        model.compile("sgd", _mse)
+    with pytest.raises(ValueError, match="one value per sample"):
+        model.compile("sgd", (lambda t, p: (p - t) ** 2, _mse_gradient))
+    with pytest.raises(ValueError, match="built-in loss"):
+        losses.CustomLoss(_mse, _mse_gradient, name="huber")
+
+
+def test_a_model_with_a_custom_loss_is_saved_without_its_compile_state(tmp_path):
+    model = nn.Sequential([nn.layers.Dense(2, input_dim=3)], seed=0)
+    model.compile("sgd", (_mse, _mse_gradient))
+    with pytest.warns(UserWarning, match="CustomLoss: a model file holds no code"):
+        model.save(tmp_path / "m.nnc")
+    loaded = nn.load_model(tmp_path / "m.nnc")
+    assert not loaded.compiled
+    np.testing.assert_array_equal(loaded.get_weights()[0], model.get_weights()[0])

@@ -81,16 +81,15 @@ def _blas_in_worker(_):
 
 
 def _native_blas():
-    """The library file nncore's native GEMMs call, or None (numpy backend only, or
-    scipy.linalg.cython_blas, whose library threadpoolctl lists under scipy's name)."""
+    """The library file nncore's native GEMMs call (scipy-openblas64's, which the native
+    package loads), or None without the native backend."""
     import os
 
     from nncore import backends
     if not backends.native_available():
         return None
-    from nncore.backends.native import _dense
-    path = getattr(_dense, "BLAS", None)
-    return path if isinstance(path, str) and os.path.isabs(path) else None
+    from nncore.backends import native
+    return os.path.realpath(native._blas_library._name)
 
 
 def _check_blas_share(reports, workers: int, cores: int):
@@ -105,7 +104,8 @@ def _check_blas_share(reports, workers: int, cores: int):
             assert threads <= share, (f"worker {pid}: {path} runs {threads} BLAS threads, "
                                       f"more than {cores} cores / {workers} workers")
         # The limit covers the library nncore's GEMMs go through, whichever it is.
-        assert native is None or native in {path for path, _ in blas}, (native, blas)
+        assert native is None or native in {os.path.realpath(path) for path, _ in blas}, \
+            (native, blas)
 
 
 @pytest.fixture(scope="module")

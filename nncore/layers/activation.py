@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
+
 from nncore import activations
 from nncore._checks import check_float
 from nncore.backends.base import DEFAULT_ALPHA
@@ -22,13 +24,19 @@ class Activation(Layer):
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
-        self.activation = activations.get(activation)
-        # The kernels' parameter of leaky_relu (its slope) and elu; 0 for the others.
-        self._alpha = DEFAULT_ALPHA.get(self.activation, 0.0)
+        if isinstance(activation, Layer):
+            raise TypeError(f"activation must be a name or a function. Received: "
+                            f"{type(activation).__name__} (a layer: use it as one)")
+        # The kernels' parameter of leaky_relu (its slope) and elu (0 for the others), and
+        # an activation of your own (run in NumPy) or None.
+        self.activation, self._alpha, self._custom = resolve(activation)
 
     def call(self, X, training):
         Y = self._buffer("Y", X.shape)
-        self.ops.activation(self.activation, X, out=Y, alpha=self._alpha)
+        if self._custom:
+            np.copyto(Y, self._custom.values(X), casting="same_kind")
+        else:
+            self.ops.activation(self.activation, X, out=Y, alpha=self._alpha)
         if training:
             self._cache = (X, Y)
         return Y
@@ -37,6 +45,8 @@ class Activation(Layer):
         if not need_dX:
             return None
         X, Y = self._training_pass()
+        if self._custom:
+            return np.multiply(dY, self._custom.derivatives(X), out=dY, casting="same_kind")
         return self.ops.activation_backward(self.activation, dY, X, Y, out=dY,
                                             alpha=self._alpha)
 
@@ -121,10 +131,18 @@ class Softmax(Activation):
 PARAMETRIC = {cls.__name__: cls for cls in (LeakyReLU, ELU)}
 
 
-def resolve(activation) -> tuple[str, float]:
-    """The kernel name and parameter of a layer's ``activation``: a name, None, a function
-    of :mod:`nncore.activations`, a LeakyReLU or ELU layer (its slope or alpha), or one
-    serialized as a model file stores it (``{"class_name": ..., "config": {...}}``)."""
+def resolve(activation) -> tuple[str, float, activations.CustomActivation | None]:
+    """The kernel name, parameter and custom activation (or None) of a layer's
+    ``activation``: a name, None, a function of :mod:`nncore.activations`, a LeakyReLU or
+    ELU layer (its slope or alpha), one serialized as a model file stores it
+    (``{"class_name": ..., "config": {...}}``), or an activation of your own
+    (:class:`~nncore.activations.CustomActivation` or a pair ``(fn, gradient)``), whose
+    derivative is checked here (the kernels then run it as linear)."""
+    if isinstance(activation, tuple) and len(activation) == 2:
+        activation = activations.CustomActivation(*activation)
+    if isinstance(activation, activations.CustomActivation):
+        activation.check()
+        return activation.name, 0.0, activation
     if isinstance(activation, dict):
         name = activation.get("class_name")
         if name not in PARAMETRIC or set(activation) - {"class_name", "config"} \
@@ -137,9 +155,9 @@ def resolve(activation) -> tuple[str, float]:
         if type(activation) not in PARAMETRIC.values():
             raise TypeError(f"activation may be a LeakyReLU or ELU layer, not "
                             f"{type(activation).__name__}.")
-        return activation.activation, activation._alpha
+        return activation.activation, activation._alpha, None
     name = activations.get(activation)
-    return name, DEFAULT_ALPHA.get(name, 0.0)
+    return name, DEFAULT_ALPHA.get(name, 0.0), None
 
 
 def serialize(name: str, alpha: float):

@@ -1,6 +1,8 @@
 """The fully connected layer: ``Y = activation(X @ W + b)``."""
 from __future__ import annotations
 
+import numpy as np
+
 from nncore import initializers, regularizers
 from nncore.backends.base import ACTIVATION_CODES
 from nncore.layers import activation as activation_layers
@@ -30,7 +32,8 @@ class Dense(Layer):
         super().__init__(**kwargs)
         self.units = check_int(units, "units", low=1, high=MAX_WIDTH)
         # The name, and the kernels' parameter (leaky_relu's slope, elu's alpha; else 0).
-        self.activation, self._alpha = activation_layers.resolve(activation)
+        # _custom: an activation of your own, run in NumPy after the kernels' linear pass.
+        self.activation, self._alpha, self._custom = activation_layers.resolve(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get_required(kernel_initializer, "kernel_initializer")
         self.bias_initializer = initializers.get_required(bias_initializer, "bias_initializer")
@@ -50,7 +53,7 @@ class Dense(Layer):
         self.grads = [p.copy() for p in self.params]
         # Resolved once: forward and backward call the backend's kernels directly, on
         # arrays this layer allocated and the model checked at its edge.
-        self._code = ACTIVATION_CODES[self.activation]
+        self._code = ACTIVATION_CODES["linear" if self._custom else self.activation]
 
     def output_dim(self, input_dim):
         return self.units
@@ -63,7 +66,10 @@ class Dense(Layer):
         Z = self._buffer("Z", (n, self.units))
         # A linear layer's output is Z itself (the kernels allow Y to be Z).
         Y = Z if self.activation == "linear" else self._buffer("Y", Z.shape)
-        self.ops._dense_forward(X, self.kernel, self.bias, self._code, self._alpha, Z, Y)
+        self.ops._dense_forward(X, self.kernel, self.bias, self._code, self._alpha, Z,
+                                Z if self._custom else Y)
+        if self._custom:
+            np.copyto(Y, self._custom.values(Z), casting="same_kind")
         if training:
             self._cache = (X, Z, Y)
         return Y
@@ -78,6 +84,8 @@ class Dense(Layer):
         X, Z, Y = self._training_pass()
         dX = self._buffer("dX", X.shape) if need_dX else None
         code = ACTIVATION_CODES["linear"] if from_logits else self._code
+        if self._custom and not from_logits:  # dZ = dY * act'(Z), in place
+            np.multiply(dY, self._custom.derivatives(Z), out=dY, casting="same_kind")
         self.ops._dense_backward(dY, X, self.kernel, Z, Y, code, self._alpha, dY,
                                  self.grads[0], self.grads[1] if self.use_bias else None, dX)
         return dX

@@ -9,6 +9,7 @@ no compiled object is ever copied.
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
@@ -41,6 +42,12 @@ class Persistence:
 
         Optimizer slots are stored per parameter (``optimizer/<i>/<slot>`` for the i-th
         array of the layers' ``params``), whichever layers train now."""
+        custom = [layer.name for layer in self._layers if getattr(layer, "_custom", None)]
+        if custom:
+            raise TypeError(f"Layers {', '.join(custom)} have activations of your own "
+                            f"(CustomActivation): a model file, a pickle or a copy holds no "
+                            f"code, so this model cannot be stored. Save its weights with "
+                            f"save_weights() and build it again in code.")
         config = {"model": self.get_config(), "compile": None,
                   "rng": {"model": _rng_state(self.rng),
                           "layers": {layer.name: _rng_state(layer.rng)
@@ -52,6 +59,13 @@ class Persistence:
                             f"metadata={metadata!r}")
         if metadata:  # an optional key: a model without metadata writes the bytes it did
             config["metadata"] = metadata
+        if include_optimizer and self.compiled and \
+                isinstance(self.loss, losses_module.CustomLoss):
+            warnings.warn(f"The loss {self.loss.name!r} is a CustomLoss: a model file holds "
+                          f"no code, so the model is stored without its loss, metrics and "
+                          f"optimizer state; compile it again after loading.",
+                          UserWarning, stacklevel=3)
+            include_optimizer = False
         if include_optimizer and self.compiled:
             opt = self.optimizer
             # Slots built for this model's layout; any other (the optimizer used on other

@@ -314,6 +314,8 @@ class Sequential(Inputs, Trainer, Persistence):
         if loss is None:
             raise ValueError("loss is required, e.g. loss='categorical_crossentropy'.")
         loss = losses_module.get(loss)
+        if isinstance(loss, losses_module.CustomLoss):  # a wrong gradient, before training
+            loss.check_outputs(self.output_dim if self.built else 2)
         if metrics is None:
             metrics = []
         elif isinstance(metrics, (str, bytes)) or callable(metrics):

@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 
-from nncore import callbacks as callbacks_module
+from nncore import callbacks as callbacks_module, losses as losses_module
 from nncore._checks import check_float, check_int
 from nncore.backends.codes import LOSS_CODES, fuses
 from nncore.layers import Dense
@@ -45,9 +45,11 @@ class Trainer:
         fused = self._fused_output()
         out = self._layers[-1]._logits(len(P)) if fused else P
         dP = self._layers[-1]._buffer("dloss", out.shape) if grad else None
-        value = self.ops._loss(LOSS_CODES[self.loss.name], Y, out,
-                               fused or self.loss.from_logits,
-                               self.loss.param, sw, dP)
+        if isinstance(self.loss, losses_module.CustomLoss):  # NumPy, layer by layer
+            value = self.loss.batch(Y, out, sw, dP)
+        else:
+            value = self.ops._loss(LOSS_CODES[self.loss.name], Y, out,
+                                   fused or self.loss.from_logits, self.loss.param, sw, dP)
         return value + self._penalty(), dP, fused
 
     def _penalty(self) -> float:
@@ -60,7 +62,8 @@ class Trainer:
     def _dense_plan(self):
         """The backend's compiled step for this stack when every layer is Dense (made
         again when the weights' buffer or the loss changes), else None."""
-        if not all(type(layer) is Dense for layer in self._layers):
+        if not all(type(layer) is Dense and layer._custom is None for layer in self._layers) \
+                or isinstance(self.loss, losses_module.CustomLoss):
             return None
         key = (id(self._flat), self.loss.name, self.loss.from_logits,
                self.loss.param, self._fused_output())
