@@ -11,6 +11,7 @@ the steps of an epoch (measured: ~6e-7 relative after 10 Adam steps).
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -140,6 +141,21 @@ def test_readme_mpirun_example(tmp_path):
     ranks, accuracy = re.fullmatch(r"ranks: (\d+), accuracy: ([\d.]+)\n", out).groups()
     assert int(ranks) == 2 and float(accuracy) >= 0.9
     assert nn.load_model(tmp_path / "spirals.nnc").count_params() == 2 * 64 + 64 + 64 * 3 + 3
+
+
+@needs_mpi
+def test_mpi_scaling_benchmark_quick(tmp_path):
+    """benchmarks/mpi_scaling.py --quick writes its report (no timing is asserted)."""
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "mpi_scaling.py"), "--quick",
+                    "--output-dir", str(tmp_path)], check=True, timeout=300,
+                   capture_output=True)
+    report = json.loads((tmp_path / "mpi_scaling.json").read_text(encoding="utf-8"))
+    summary = report["summary"]
+    assert summary["params"] == 235146 and summary["bytes"] == 4 * 235146
+    assert 0 < summary["allreduce_s"] < 10 and summary["bandwidth_bytes_per_s"] > 0
+    for entry in summary["batches"].values():
+        assert entry["model"]["1"] == 1.0 and entry["speedup_2_ranks"] > 0
+    assert "Ring model" in (tmp_path / "mpi_scaling.md").read_text(encoding="utf-8")
 
 
 # ------------------------------------------------------------ in this process, no MPI
