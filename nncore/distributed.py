@@ -28,7 +28,12 @@ What is global and what is per rank:
 - BatchNormalization is refused: its batch statistics would be the shard's, not the
   batch's, and its moving averages would drift apart between ranks.
 - ``evaluate``, ``predict`` and ``fit``'s validation run whole on every rank. Save
-  files or print from one rank (``if nncore.distributed.rank() == 0:``).
+  files or print from one rank (``if nncore.distributed.rank() == 0:``), and show the
+  progress bar on one (``verbose=1 if distributed.rank() == 0 else 0``).
+- Every rank must call ``fit`` with the same data and arguments. Ranks whose batch sizes
+  or optimizer steps differ are refused at the step where they first differ, by every
+  rank at once and before the update.
+- A copy, a pickle or a loaded file of the model trains in one process again.
 
 Example (a script run as ``mpirun -n 2 python train.py``; see the README)::
 
