@@ -154,7 +154,7 @@ def test_mpi_scaling_benchmark_quick(tmp_path):
     assert summary["params"] == 235146 and summary["bytes"] == 4 * 235146
     assert 0 < summary["allreduce_s"] < 10 and summary["bandwidth_bytes_per_s"] > 0
     for entry in summary["batches"].values():
-        assert entry["model"]["1"] == 1.0 and entry["speedup_2_ranks"] > 0
+        assert entry["model"]["1"] == 1.0 and entry["2 ranks x 1 thread"]["speedup"] > 0
     assert "Ring model" in (tmp_path / "mpi_scaling.md").read_text(encoding="utf-8")
 
 
