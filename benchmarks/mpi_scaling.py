@@ -274,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"round {i + 1}/{args.rounds}: {name}", file=sys.stderr, flush=True)
             runs[name].append(_launch(n, threads, extra_env, args, tmp))
     tmp.unlink()
-    report = {"rows": args.rows, "rounds": args.rounds, "epochs": args.epochs,
+    report = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+              "rows": args.rows, "rounds": args.rounds, "epochs": args.epochs,
               "repeats": args.repeats, "platform": platform.platform(),
               "cores": os.cpu_count(),
               "load_average": {"start": load_start, "end": os.getloadavg()[0]},
