@@ -79,23 +79,18 @@ class Trainer:
             self._plan_key = key
         return self._plan
 
+    # Set by nncore.distributed.data_parallel: each rank computes the gradient of its
+    # shard of the batch and the ranks sum them (see _train_step).
+    _data_parallel = None
+
     def _train_step(self, X, Y, sw) -> tuple[float, np.ndarray]:
         """One step on a checked batch: forward, loss, backward, regularization, clipping,
         update. Called inside the training guard, so Ctrl-C waits until it is complete."""
-        plan = self._dense_plan()
-        if plan is not None:  # forward, loss and backward in one compiled call
-            value, P = plan.train_step(X, Y, sw)
-            value += self._penalty()
-        else:
-            P = self._forward(X, training=True)
-            value, dA, fused = self._loss(Y, P, sw, grad=True)
-            last = len(self._layers) - 1
-            for i in range(last, -1, -1):
-                layer = self._layers[i]
-                if i == last and fused:
-                    dA = layer.backward(dA, need_dX=i > 0, from_logits=True)
-                else:
-                    dA = layer.backward(dA, need_dX=i > 0)
+        if self._data_parallel is None:
+            value, P = self._gradients(X, Y, sw)
+        else:  # the global batch's loss, outputs and gradient, summed over the MPI ranks
+            value, P = self._data_parallel._gradients(self, X, Y, sw)
+        # After the sum: the penalty's gradient is added once, clipping sees the global one.
         for layer, param, grad, reg in self._penalties:
             if layer.trainable:
                 self.ops._regularization_grad(param.reshape(-1), grad.reshape(-1),
@@ -104,6 +99,24 @@ class Trainer:
             self.optimizer.clip(self._grads(), self.ops)  # per weight, as Keras's clipnorm
         self.optimizer._apply_flat(self._flat, self._flat_grads, self._param_sizes,
                                    self._trainable_runs(), self.ops)
+        return value, P
+
+    def _gradients(self, X, Y, sw) -> tuple[float, np.ndarray]:
+        """Forward, loss and backward on a checked batch: its loss (with the penalties) and
+        outputs; the loss's gradient is left in ``self._flat_grads``."""
+        plan = self._dense_plan()
+        if plan is not None:  # forward, loss and backward in one compiled call
+            value, P = plan.train_step(X, Y, sw)
+            return value + self._penalty(), P
+        P = self._forward(X, training=True)
+        value, dA, fused = self._loss(Y, P, sw, grad=True)
+        last = len(self._layers) - 1
+        for i in range(last, -1, -1):
+            layer = self._layers[i]
+            if i == last and fused:
+                dA = layer.backward(dA, need_dX=i > 0, from_logits=True)
+            else:
+                dA = layer.backward(dA, need_dX=i > 0)
         return value, P
 
     # ------------------------------------------------------------ fit
