@@ -16,12 +16,13 @@ from nncore import (
     metrics, optimizers, perceptron, plot, regularizers,
 )
 from nncore.models import NotCompiledError, Sequential, load_model
+from nncore.finite_differences import gradcheck
 
 __version__ = "0.1.0"
 
 __all__ = [
     "NotCompiledError", "Sequential", "activations", "backend", "backends", "callbacks",
-    "datasets", "exceptions", "get_backend", "initializers", "layers", "linear",
+    "datasets", "exceptions", "get_backend", "gradcheck", "initializers", "layers", "linear",
     "load_model", "losses", "metrics", "optimizers", "perceptron", "plot", "regularizers",
     "set_backend", "use_backend", "__version__",
 ]

@@ -17,7 +17,7 @@ import numpy as np
 from nncore.backends import get_backend
 from nncore.backends.base import ACTIVATIONS, DEFAULT_ALPHA, activation_name
 from nncore._checks import compute_dtype, to_array
-from nncore.gradcheck import check_gradient
+from nncore.finite_differences import check_gradient
 
 
 def _apply(name: str, x, alpha: float | None = None) -> np.ndarray:
@@ -113,7 +113,7 @@ class CustomActivation:
     derivative ``dy/dx``, of ``x``'s shape), or give both functions:
     ``CustomActivation(fn, gradient)`` (``Dense(activation=(fn, gradient))`` makes one).
     A layer given one checks the derivative against finite differences in float64
-    (:mod:`nncore.gradcheck`) at points of [-3, 3] and refuses a wrong one; it then runs
+    (:mod:`nncore.finite_differences`) at points of [-3, 3] and refuses a wrong one; it then runs
     layer by layer (no compiled step) on either backend. A model file holds no code:
     ``save`` refuses a model with one.
 

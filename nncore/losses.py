@@ -20,7 +20,7 @@ import numpy as np
 from nncore.backends import get_backend
 from nncore._checks import check_float, compute_dtype, to_array
 from nncore.backends.base import LOSS_CODES, loss_name, loss_param
-from nncore.gradcheck import check_gradient
+from nncore.finite_differences import check_gradient
 from nncore.backends.numpy_backend import losses as _reference
 
 
@@ -215,7 +215,7 @@ class CustomLoss(Loss):
     with respect to its predictions (shape (n, d)); or give both functions:
     ``CustomLoss(fn, gradient)`` (``compile(loss=(fn, gradient))`` makes one). The batch
     loss is Keras's ``sum_i w_i loss_i / n``. ``compile`` checks the gradient against
-    finite differences in float64 (:mod:`nncore.gradcheck`) and refuses a wrong one. Such
+    finite differences in float64 (:mod:`nncore.finite_differences`) and refuses a wrong one. Such
     a loss trains layer by layer (no compiled step) on either backend; a model file holds
     no code, so a model compiled with one is saved without its compile state.
 

@@ -158,3 +158,32 @@ def history(history, keys=None, ax=None):
     """
     keys = keys or [k for k in history.history if k in ("loss", "val_loss")]
     return history.plot(keys=keys, ax=ax if ax is not None else _pyplot().subplots()[1])
+
+
+def gradients(history, ax=None):
+    """Plot, per epoch, each layer's gradient norm as :class:`GradientMonitor` recorded
+    it, on a log scale: lines far apart from the first layer to the last show vanishing
+    (or exploding) gradients.
+
+    Example
+    -------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import nncore as nn
+    >>> h = nn.callbacks.History()
+    >>> h.on_epoch_end(0, {"grad_norm/dense": 1e-4, "grad_norm/dense_1": 0.5})
+    >>> [line.get_label() for line in nn.plot.gradients(h).lines]
+    ['dense', 'dense_1']
+    """
+    keys = [k for k in history.history if k.startswith("grad_norm/")]
+    if not keys:
+        raise ValueError("history holds no gradient norms: train with "
+                         "callbacks=[nn.callbacks.GradientMonitor()].")
+    ax = ax if ax is not None else _pyplot().subplots()[1]
+    for key in keys:
+        ax.plot(history.epoch, history.history[key], label=key.split("/", 1)[1],
+                marker="o")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("gradient norm")
+    ax.legend()
+    return ax

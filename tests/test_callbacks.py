@@ -797,3 +797,65 @@ def test_save_weights_and_load_weights(tmp_path):
 def test_checkpoint_refuses_another_formats_extension_when_made():
     with pytest.raises(ValueError, match=r"not .*\(\.h5\)"):
         ModelCheckpoint("model-{epoch}.h5")
+
+
+# --------------------------------------------------------------------------- gradients
+def _deep(activation, initializer, depth=8, seed=0):
+    layers = [nn.layers.Dense(16, input_dim=8, activation=activation,
+                              kernel_initializer=initializer)]
+    layers += [nn.layers.Dense(16, activation=activation, kernel_initializer=initializer)
+               for _ in range(depth - 2)]
+    layers.append(nn.layers.Dense(1, activation="sigmoid"))
+    model = nn.Sequential(layers, seed=seed, dtype="float64")
+    model.compile(nn.optimizers.SGD(0.0), "binary_crossentropy")  # lr 0: weights stay
+    return model
+
+
+def _vanishing_ratio(activation, initializer):
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((64, 8)), rng.integers(0, 2, 64)
+    model = _deep(activation, initializer)
+    history = model.fit(x, y, epochs=1, batch_size=64, verbose=0,
+                        callbacks=[nn.callbacks.GradientMonitor(x)])
+    norms = [history.history[f"grad_norm/{layer.name}"][0] for layer in model.layers]
+    return norms[0] / norms[-1], history.history, model, x, y
+
+
+def test_gradient_monitor_shows_the_course_s_vanishing_gradients():
+    """Lesson 10: through 8 sigmoid layers the first layer's gradient is orders of
+    magnitude below the last's; ReLU with He initialisation keeps it within a factor of
+    ten or so."""
+    sigmoid, _, _, _, _ = _vanishing_ratio("sigmoid", "glorot_uniform")
+    relu, logs, model, x, y = _vanishing_ratio("relu", "he_normal")
+    assert sigmoid < 1e-3 and relu > 1e-2
+    assert {f"mean/{layer.name}" for layer in model.layers} <= set(logs)
+    assert "dead/dense" in logs and "dead/dense_7" not in logs  # the sigmoid output layer
+
+
+def test_gradient_monitor_norm_is_the_norm_of_the_gradient():
+    """One batch, learning rate 0: the recorded norm is that of the finite-difference
+    gradient of the loss with respect to the layer's weights."""
+    from nncore.finite_differences import numerical_gradient
+
+    _, logs, model, x, y = _vanishing_ratio("tanh", "glorot_uniform")
+    layer = model.layers[-1]
+    grads = [numerical_gradient(lambda _: model.evaluate(x, y, batch_size=64), p)
+             for p in layer.params]
+    expected = math.sqrt(sum(float(np.sum(g ** 2)) for g in grads))
+    assert logs[f"grad_norm/{layer.name}"][0] == pytest.approx(expected, rel=1e-6)
+
+
+def test_gradient_monitor_counts_dead_relus():
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((30, 3))
+    model = nn.Sequential([nn.layers.Dense(4, input_dim=3, activation="relu"),
+                           nn.layers.Dense(1)], seed=0)
+    model.compile(nn.optimizers.SGD(0.0), "mse")
+    model.build(3)
+    bias = model.layers[0].bias
+    bias[:2] = -100.0  # two units that no input can wake
+    history = model.fit(x, x[:, :1], epochs=1, verbose=0,
+                        callbacks=[nn.callbacks.GradientMonitor(x)])
+    assert history.history["dead/dense"] == [0.5]
+    outputs = model.layer_outputs(x)
+    assert history.history["mean/dense_1"][0] == pytest.approx(float(outputs[1].mean()))

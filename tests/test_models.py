@@ -1172,3 +1172,23 @@ def test_set_weights_with_views_of_the_models_own_weights(backend):
                        bn.beta, bn.moving_variance, bn.moving_mean])
     for got, want in zip(model.get_weights(), expected):
         assert np.array_equal(got, want)
+
+
+# --------------------------------------------------------------------------- layer_outputs
+def test_layer_outputs_are_every_layers_inference_output_as_owned_copies(backend):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((7, 3)).astype(np.float32)
+    model = nn.Sequential([nn.layers.Dense(5, input_dim=3, activation="relu"),
+                           nn.layers.Dropout(0.5), nn.layers.BatchNormalization(),
+                           nn.layers.Dense(2, activation="softmax")], seed=0,
+                          backend=backend.name)
+    outputs = model.layer_outputs(x)
+    assert [o.shape for o in outputs] == [(7, 5), (7, 5), (7, 5), (7, 2)]
+    first = model.layers[0]
+    np.testing.assert_allclose(outputs[0], np.maximum(x @ first.kernel + first.bias, 0),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(outputs[1], outputs[0])  # dropout is off at inference
+    np.testing.assert_array_equal(outputs[-1], model.predict(x))
+    again = model.layer_outputs(x[:3])  # the layers' buffers are reused: copies stay put
+    np.testing.assert_array_equal(outputs[-1], model.predict(x))
+    assert again[-1].shape == (3, 2)

@@ -58,3 +58,17 @@ def test_history_plots_the_loss_curves():
     ax = nn.plot.history(history)
     assert [line.get_label() for line in ax.lines] == ["loss", "val_loss"]
     np.testing.assert_array_equal(ax.lines[1].get_ydata(), [1.1, 0.8, 0.7])
+
+
+def test_gradients_plots_each_layers_norm_on_a_log_scale():
+    x, y = nn.datasets.make_xor()
+    model = nn.Sequential([nn.layers.Dense(4, input_dim=2, activation="sigmoid"),
+                           nn.layers.Dense(1, activation="sigmoid")], seed=1)
+    model.compile("adam", "binary_crossentropy")
+    history = model.fit(x, y, epochs=3, verbose=0, callbacks=[nn.callbacks.GradientMonitor()])
+    ax = nn.plot.gradients(history)
+    assert [line.get_label() for line in ax.lines] == ["dense", "dense_1"]
+    assert ax.get_yscale() == "log"
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), history.history["grad_norm/dense"])
+    with pytest.raises(ValueError, match="GradientMonitor"):
+        nn.plot.gradients(nn.callbacks.History())

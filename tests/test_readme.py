@@ -38,6 +38,11 @@ def test_readme_example_runs(index, tmp_path, monkeypatch, capsys):
         accuracy = float(re.search(r"5-fold accuracy: ([\d.]+)", out).group(1))
         best = float(out.split()[-1])
         assert accuracy >= 0.9 and best >= 0.9 and "mlpclassifier__dropout" in out
+    if "GradientMonitor" in code:  # the vanishing gradient, and ReLU + He keeping it
+        ratios = dict(re.findall(r"(\w+): first layer / last layer gradient norm = (\S+)", out))
+        assert float(ratios["sigmoid"]) < 1e-3 < 1e-2 < float(ratios["relu"])
+        assert float(out.split("per layer:")[1]) < 1e-6
+        assert (tmp_path / "gradients.png").stat().st_size > 0
     if "load_mnist" in code:
         loss, accuracy = (float(v) for v in re.findall(r"[\d.]+", out.splitlines()[-1]))
         assert accuracy >= 0.95

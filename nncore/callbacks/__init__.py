@@ -9,9 +9,10 @@ EarlyStopping(monitor='val_loss', patience=3)
 from nncore.callbacks.base import Callback, History, LambdaCallback, ProgbarLogger
 from nncore.callbacks.files import BackupAndRestore, CSVLogger, ModelCheckpoint
 from nncore.callbacks.monitor import (
-    EarlyStopping, LearningRateScheduler, ReduceLROnPlateau, TerminateOnNaN,
+    EarlyStopping, GradientMonitor, LearningRateScheduler, ReduceLROnPlateau, TerminateOnNaN,
 )
 
-__all__ = ["BackupAndRestore", "CSVLogger", "Callback", "EarlyStopping", "History",
+__all__ = ["BackupAndRestore", "CSVLogger", "Callback", "EarlyStopping", "GradientMonitor",
+           "History",
            "LambdaCallback", "LearningRateScheduler", "ModelCheckpoint", "ProgbarLogger",
            "ReduceLROnPlateau", "TerminateOnNaN"]

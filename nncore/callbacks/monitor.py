@@ -259,3 +259,59 @@ class ReduceLROnPlateau(Callback):
                     print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate "
                           f"to {new}.")
                 self.cooldown_counter, self.wait = self.cooldown, 0
+
+
+class GradientMonitor(Callback):
+    """Record, each epoch, the size of every layer's gradient and, given a sample ``x``,
+    the statistics of every layer's output, into the logs (so into the History).
+
+    Keys, for each layer with weights: ``grad_norm/<layer>``, the root mean square over
+    the epoch's batches of the Euclidean norm of the layer's gradient (all its weights
+    together). For each layer, with ``x``: ``mean/<layer>`` and ``std/<layer>`` of its
+    outputs on ``x`` at the epoch's end, and for ReLU-like outputs (relu, relu6 and
+    Dense layers with them) ``dead/<layer>``, the fraction of its units that are 0 on
+    every sample of ``x``. Gradients that shrink from the last layer to the first are
+    vanishing; growing ones explode (the course's lesson 10): ``nn.plot.gradients``
+    draws them.
+
+    Example
+    -------
+    >>> import nncore as nn
+    >>> x, y = nn.datasets.make_xor()
+    >>> model = nn.Sequential([nn.layers.Dense(4, input_dim=2, activation="relu"),
+    ...                        nn.layers.Dense(1, activation="sigmoid")], seed=1)
+    >>> model.compile("adam", "binary_crossentropy")
+    >>> h = model.fit(x, y, epochs=2, verbose=0, callbacks=[nn.callbacks.GradientMonitor(x)])
+    >>> sorted(k for k in h.history if k.startswith("grad_norm"))
+    ['grad_norm/dense', 'grad_norm/dense_1']
+    """
+
+    _RELU_LIKE = ("relu", "relu6")
+
+    def __init__(self, x=None):
+        self.x = x
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._squares = {layer.name: 0.0 for layer in self.model.layers if layer.params}
+        self._batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        # The gradients of the step just taken are still in the layers' grads.
+        for layer in self.model.layers:
+            if layer.params:
+                self._squares[layer.name] += sum(float(np.dot(g.ravel(), g.ravel()))
+                                                 for g in layer.grads)
+        self._batches += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        for name, total in self._squares.items():
+            logs[f"grad_norm/{name}"] = math.sqrt(total / max(self._batches, 1))
+        if self.x is None:
+            return
+        for layer, out in zip(self.model.layers, self.model.layer_outputs(self.x)):
+            logs[f"mean/{layer.name}"] = float(out.mean())
+            logs[f"std/{layer.name}"] = float(out.std())
+            if getattr(layer, "activation", None) in self._RELU_LIKE:
+                logs[f"dead/{layer.name}"] = float(np.mean(np.all(out == 0, axis=0)))

@@ -303,6 +303,27 @@ class Trainer:
         self.build(x.shape[1])
         return _format_logs(self._evaluate_arrays(x, y, sw, len(x)), return_dict)
 
+    def layer_outputs(self, x) -> list[np.ndarray]:
+        """The output of every layer for ``x``, in inference mode (as ``predict``): one
+        array per layer, each the caller's own copy. What the course draws to show a
+        network's inner representations, and vanishing or saturated activations.
+
+        Example
+        -------
+        >>> import numpy as np, nncore as nn
+        >>> model = nn.Sequential([nn.layers.Dense(3, input_dim=2, activation="relu"),
+        ...                        nn.layers.Dense(1)], seed=0)
+        >>> [a.shape for a in model.layer_outputs(np.ones((5, 2)))]
+        [(5, 3), (5, 1)]
+        """
+        X = self._check_x(x)
+        self.build(X.shape[1])
+        outputs = []
+        for layer in self._layers:
+            X = layer.call(X, False)
+            outputs.append(X.copy())  # the layers reuse their buffers on the next call
+        return outputs
+
     def predict_on_batch(self, x) -> np.ndarray:
         """The outputs for one batch ``x``."""
         x = self._check_x(x)  # first: len() of a 0-d or ragged input is no message for x
