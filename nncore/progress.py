@@ -105,7 +105,7 @@ class Progbar:
     Parameters
     ----------
     target : int
-        The number of steps.
+        The number of steps; 0 when it is not known (shown as "Unknown").
     stream : text stream, optional
         Where to write; None means ``sys.stderr`` at each write (so the standard output
         stays the program's results).
@@ -157,8 +157,10 @@ class Progbar:
         elapsed = now - self._start
         per_step = elapsed / current if current else 0.0
         # Keras: while running, the time shown is what is left; when done, what it took.
-        seconds = elapsed if finalize or not current else per_step * (self.target - current)
-        head = f"{current}/{self.target}"
+        # A target of 0 is unknown (a stream of batches): Keras's "3/Unknown".
+        seconds = elapsed if finalize or not current or not self.target else \
+            per_step * (self.target - current)
+        head = f"{current}/{self.target or 'Unknown'}"
         tail = f"{format_time(seconds)} {format_step(per_step)}"
         items = [f"{k}: {format_value(v)}" for k, v in (values or {}).items()]
         bar_width = min(BAR_WIDTH, max(width - len(head) - len(tail) - 2, 0))

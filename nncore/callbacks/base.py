@@ -86,6 +86,8 @@ class ProgbarLogger(Callback):
             self.bar.update(batch + 1, logs)
 
     def on_epoch_end(self, epoch, logs=None):
+        if not self.steps:  # a stream of unknown length: the next epochs know it
+            self.steps = self._seen
         if self.verbose == 1:
             self.bar.update(self._seen, logs, finalize=True)
             self.bar = None

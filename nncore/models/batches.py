@@ -1,5 +1,9 @@
-"""Mini-batches for the training loop, and the running means of an epoch's logs."""
+"""Mini-batches for the training loop (from arrays, or from a stream of batches), and the
+running means of an epoch's logs."""
 from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -7,12 +11,19 @@ from nncore import metrics as metrics_module
 
 
 class _Batches:
-    """Mini-batches gathered into reused buffers (np.take with out=): no copies per step."""
+    """Mini-batches gathered into reused buffers (np.take with out=): no copies per step.
+    Arrays may be memory maps (np.load(..., mmap_mode="r")): a batch reads its rows only."""
 
     def __init__(self, x, y, sw, batch_size: int):
         self.arrays = [a for a in (x, y, sw)]
         self.n, self.batch_size = len(x), batch_size
+        self.steps = -(-self.n // batch_size)
         self.buffers: dict[int, list] = {}
+
+    def epoch(self, rng: np.random.Generator | None):
+        """One epoch's batches, in the order of a permutation drawn from ``rng`` (None:
+        the rows' order)."""
+        return self.iterate(None if rng is None else rng.permutation(self.n))
 
     def iterate(self, order):
         for start in range(0, self.n, self.batch_size):
@@ -30,6 +41,50 @@ class _Batches:
             # indices are a permutation of range(n), so clipping never changes one.
             yield tuple(None if a is None else np.take(a, idx, axis=0, out=buf, mode="clip")
                         for a, buf in zip(self.arrays, self.buffers[size]))
+
+
+def is_stream(x) -> bool:
+    """Whether ``fit``'s ``x`` is a stream of batches rather than an array: an iterator
+    (a generator...), or an iterable that is no array-like (a CSVDataset...)."""
+    if isinstance(x, Iterator):
+        return True
+    return isinstance(x, Iterable) and not isinstance(x, (np.ndarray, list, tuple, str,
+                                                          bytes)) \
+        and not hasattr(x, "__array__") and not hasattr(x, "shape")
+
+
+class _Stream:
+    """Batches drawn from a stream of ``(x, y)`` or ``(x, y, sample_weight)`` tuples, each
+    checked by ``prepare`` as ``fit`` checks arrays. An iterator goes on where the last
+    epoch stopped (Keras's generators); another iterable (a dataset) starts over each
+    epoch. ``steps`` (``steps_per_epoch``) ends an epoch after that many batches; without
+    it an epoch ends when the stream does."""
+
+    def __init__(self, stream, steps: int | None, prepare, name: str = "x"):
+        self.stream, self.steps, self.prepare, self.name = stream, steps, prepare, name
+        self._iterator = stream if isinstance(stream, Iterator) else None
+        if steps is None and hasattr(stream, "__len__"):
+            self.steps = len(stream)
+
+    def epoch(self, rng=None):
+        iterator = self._iterator if self._iterator is not None else iter(self.stream)
+        step = self.yielded = 0
+        while self.steps is None or step < self.steps:
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                if self.steps is not None or step == 0:
+                    warnings.warn(f"{self.name} ran out of batches after {step} of this "
+                                  f"epoch, so training stops there; a generator is not "
+                                  f"restarted: give one that loops, with steps_per_epoch, "
+                                  f"or a dataset (read again each epoch).",
+                                  UserWarning, stacklevel=4)
+                return
+            if not isinstance(batch, tuple) or len(batch) not in (2, 3):
+                raise ValueError(f"{self.name} must yield (x, y) or (x, y, sample_weight) "
+                                 f"tuples. Received: {type(batch).__name__}")
+            yield self.prepare(*batch)
+            step = self.yielded = step + 1
 
 
 class _Tracker:

@@ -18,7 +18,7 @@ from nncore import callbacks as callbacks_module, losses as losses_module
 from nncore._checks import check_float, check_int
 from nncore.backends.codes import LOSS_CODES, fuses
 from nncore.layers import Dense
-from nncore.models.batches import _Batches, _format_logs, _Tracker
+from nncore.models.batches import _Batches, _format_logs, _Stream, _Tracker, is_stream
 from nncore.progress import Progbar, check_verbose
 
 
@@ -123,12 +123,22 @@ class Trainer:
     def fit(self, x=None, y=None, batch_size: int | None = 32, epochs: int = 1,
             verbose="auto", callbacks=None, validation_split: float = 0.0,
             validation_data=None, shuffle: bool = True, class_weight=None,
-            sample_weight=None, initial_epoch: int = 0):
+            sample_weight=None, initial_epoch: int = 0, steps_per_epoch: int | None = None,
+            validation_steps: int | None = None):
         """Train for ``epochs`` passes over ``x`` in shuffled mini-batches.
 
         Returns a :class:`~nncore.callbacks.History` whose ``history`` maps ``"loss"``,
         each metric and their ``"val_"`` versions to one value per epoch. Batch gradient
         descent is ``batch_size=len(x)``, stochastic gradient descent ``batch_size=1``.
+
+        Data larger than memory: ``x`` may be a memory map (``np.load(path,
+        mmap_mode="r")``; each batch reads its own rows), or a stream of batches, as in
+        Keras: a generator or iterator of ``(x, y)`` or ``(x, y, sample_weight)`` tuples
+        (an epoch is ``steps_per_epoch`` of them, or runs until the iterator ends), or a
+        re-iterable dataset such as :class:`nncore.datasets.CSVDataset` (one pass per
+        epoch). With a stream, ``y``, ``sample_weight``, ``validation_split`` and
+        ``shuffle`` do not apply; ``validation_data`` may be a stream too, read for
+        ``validation_steps`` batches (or to its end).
 
         Example
         -------
@@ -146,11 +156,31 @@ class Trainer:
         verbose = check_verbose(verbose)
         split = check_float(validation_split, "validation_split", low=0.0, high=1.0,
                             high_open=True)
+        steps_per_epoch = None if steps_per_epoch is None else \
+            check_int(steps_per_epoch, "steps_per_epoch", low=1)
+        validation_steps = None if validation_steps is None else \
+            check_int(validation_steps, "validation_steps", low=1)
+        if is_stream(validation_data):
+            validation_data = _Stream(validation_data, validation_steps, self._prepare,
+                                      "validation_data")
+        if is_stream(x):
+            if y is not None or sample_weight is not None or split:
+                raise ValueError("x is a stream of batches: its batches carry y and the "
+                                 "sample weights, and it cannot be split; give y=None, "
+                                 "sample_weight=None, validation_split=0 (validation_data "
+                                 "may be a stream too).")
+            source = _Stream(x, steps_per_epoch,
+                             lambda *b: self._prepare(*b[:2], b[2] if len(b) > 2 else None,
+                                                      class_weight))
+            return self._fit_source(source, validation_data, epochs, initial_epoch,
+                                    verbose, callbacks, batch_size)
         if x is None or y is None:
             raise ValueError("fit needs both x and y.")
         x, y, sw = self._prepare(x, y, sample_weight, class_weight)
         val = None
-        if validation_data is not None:
+        if isinstance(validation_data, _Stream):
+            val = validation_data
+        elif validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or \
                     len(validation_data) not in (2, 3):
                 raise ValueError("validation_data must be a tuple (x_val, y_val) or "
@@ -167,6 +197,15 @@ class Trainer:
                                  f"none for validation with {len(x)} rows.")
             val = (x[cut:], y[cut:], None if sw is None else sw[cut:])
             x, y, sw = x[:cut], y[:cut], None if sw is None else sw[:cut]
+        self.build(x.shape[1])
+        source = _Batches(x, y, sw, batch_size)
+        return self._fit_source(source, val, epochs, initial_epoch, verbose, callbacks,
+                                batch_size, self.rng if shuffle else None)
+
+    def _fit_source(self, source, val, epochs: int, initial_epoch: int, verbose: int,
+                    callbacks, batch_size: int, rng=None):
+        """:meth:`fit` on checked arguments: batches from ``source`` (arrays or a stream),
+        shuffled by ``rng`` (arrays only), validation on arrays or a stream."""
         if callbacks is not None and not isinstance(callbacks, (list, tuple)):
             raise TypeError(f"callbacks must be a list of nncore Callback instances. "
                             f"Received: callbacks={callbacks!r}")
@@ -175,15 +214,14 @@ class Trainer:
             if not isinstance(cb, callbacks_module.Callback):
                 raise TypeError(f"callbacks must be nncore Callback instances. Received: {cb!r}")
         with self._guard.training(self.name):
-            return self._fit_loop(x, y, sw, val, batch_size, epochs, initial_epoch, verbose,
-                                  shuffle, callback_list)
+            return self._fit_loop(source, val, batch_size, epochs, initial_epoch, verbose,
+                                  rng, callback_list)
 
-    def _fit_loop(self, x, y, sw, val, batch_size: int, epochs: int, initial_epoch: int,
-                  verbose: int, shuffle: bool, callback_list: list):
-        """:meth:`fit` on checked arguments."""
-        self.build(x.shape[1])
+    def _fit_loop(self, source, val, batch_size: int, epochs: int, initial_epoch: int,
+                  verbose: int, rng, callback_list: list):
+        """The epochs of :meth:`fit`."""
         history = callbacks_module.History()
-        steps = math.ceil(len(x) / batch_size)
+        steps = source.steps or 0  # 0: a stream of unknown length
         # History after the user's callbacks, as Keras: what they add to the epoch's logs
         # (LearningRateScheduler's learning_rate...) is recorded too.
         callback_list = callback_list + [history]
@@ -198,16 +236,15 @@ class Trainer:
             cb.on_train_begin()
         if self._resume_epoch is not None:  # BackupAndRestore found an interrupted run
             initial_epoch = max(initial_epoch, self._resume_epoch)
-        batches = _Batches(x, y, sw, batch_size)
         for epoch in range(initial_epoch, epochs):
             self._guard.checkpoint()
             for cb in callback_list:
                 cb.on_epoch_begin(epoch)
-            order = self.rng.permutation(len(x)) if shuffle else None
             tracker = _Tracker(self._metrics)
-            for step, (X, Y, W) in enumerate(batches.iterate(order)):
+            for step, (X, Y, W) in enumerate(source.epoch(rng)):
                 for cb in callback_list:
                     cb.on_train_batch_begin(step)
+                self.build(X.shape[1])  # a stream's first batch builds the model
                 value, P = self._train_step(X, Y, W)
                 self._guard.checkpoint()
                 if not math.isfinite(value) and not self._warned_nan:
@@ -222,10 +259,18 @@ class Trainer:
                     cb.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
+            if tracker.count == 0 and isinstance(source, _Stream):
+                # The stream ran out (a finite generator after its first pass): Keras
+                # stops training there, without an epoch of no data in the logs.
+                self.stop_training = True
+                break
             logs = tracker.result()
             if val is not None and not self.stop_training:
-                val_logs = self._evaluate_arrays(*val, batch_size=batch_size)
-                logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                batches = val.epoch() if isinstance(val, _Stream) else \
+                    _Batches(*val, batch_size).epoch(None)
+                val_logs = self._evaluate_batches(batches)
+                if not isinstance(val, _Stream) or val.yielded:  # else: it ran out
+                    logs.update({f"val_{k}": v for k, v in val_logs.items()})
             for cb in callback_list:
                 cb.on_epoch_end(epoch, logs)
             if self.stop_training:
@@ -236,10 +281,11 @@ class Trainer:
         return history
 
     # ------------------------------------------------------------ evaluate / predict
-    def _evaluate_arrays(self, x, y, sw, batch_size: int, bar=None) -> dict[str, float]:
+    def _evaluate_batches(self, batches, bar=None) -> dict[str, float]:
         tracker = _Tracker(self._metrics)
-        for step, (X, Y, W) in enumerate(_Batches(x, y, sw, batch_size).iterate(None)):
+        for step, (X, Y, W) in enumerate(batches):
             self._guard.checkpoint()  # validation inside fit: Ctrl-C may stop it here
+            self.build(X.shape[1])
             P = self._forward(X, training=False)
             value, _, _ = self._loss(Y, P, W, grad=False)
             tracker.update(value, Y, P, W)
@@ -248,17 +294,24 @@ class Trainer:
         return tracker.result()
 
     def evaluate(self, x=None, y=None, batch_size: int | None = 32, verbose=0,
-                 sample_weight=None, return_dict: bool = False):
+                 sample_weight=None, return_dict: bool = False, steps: int | None = None):
         """The loss (and metrics) on ``x, y``: a float, ``[loss, *metrics]``, or a dict.
-        ``verbose=1`` (or 2, or ``"auto"``) shows a progress bar with the running values."""
+        ``verbose=1`` (or 2, or ``"auto"``) shows a progress bar with the running values.
+        ``x`` may be a stream of ``(x, y[, sample_weight])`` batches, as in :meth:`fit`,
+        read for ``steps`` batches or to its end."""
         batch_size = 32 if batch_size is None else check_int(batch_size, "batch_size", low=1)
         verbose = check_verbose(verbose)
+        if is_stream(x):
+            stream = _Stream(x, None if steps is None else check_int(steps, "steps", low=1),
+                             self._prepare)
+            bar = Progbar(stream.steps) if verbose and stream.steps else None
+            return _format_logs(self._evaluate_batches(stream.epoch(), bar), return_dict)
         if x is None or y is None:
             raise ValueError("evaluate needs both x and y.")
         x, y, sw = self._prepare(x, y, sample_weight)
         self.build(x.shape[1])
         bar = Progbar(math.ceil(len(x) / batch_size)) if verbose else None
-        logs = self._evaluate_arrays(x, y, sw, batch_size, bar)
+        logs = self._evaluate_batches(_Batches(x, y, sw, batch_size).epoch(None), bar)
         return _format_logs(logs, return_dict)
 
     def predict(self, x, batch_size: int | None = None, verbose=0) -> np.ndarray:
@@ -301,7 +354,8 @@ class Trainer:
         """The loss (and metrics) of this batch, without training."""
         x, y, sw = self._prepare(x, y, sample_weight)
         self.build(x.shape[1])
-        return _format_logs(self._evaluate_arrays(x, y, sw, len(x)), return_dict)
+        return _format_logs(self._evaluate_batches(_Batches(x, y, sw, len(x)).epoch(None)),
+                            return_dict)
 
     def layer_outputs(self, x) -> list[np.ndarray]:
         """The output of every layer for ``x``, in inference mode (as ``predict``): one
