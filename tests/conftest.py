@@ -12,12 +12,17 @@ Tolerances (chosen, not tuned until green):
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-import numpy as np
-import pytest
+# scikit-learn's estimator checks include array-API ones that run only when scipy was
+# loaded with this set (else they skip): set before anything imports scipy.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
-from nncore import backends
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from nncore import backends  # noqa: E402
 
 BACKENDS = [name for name in backends.NAMES
             if name != "native" or backends.native_available()]
