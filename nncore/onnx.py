@@ -63,10 +63,7 @@ import numpy as np
 
 from nncore.backends.numpy_backend.activations import SELU_ALPHA, SELU_SCALE
 from nncore.layers import ELU, Activation, BatchNormalization, Dense, Dropout, LeakyReLU, Softmax
-from nncore.saving.files import (
-    _check_path, _create_temporary, _remove_quietly, _sync_directory, _with_path,
-    _write_target,
-)
+from nncore.saving.files import _check_path, write_atomically
 
 #: The opset written when none is asked for, and the oldest accepted. 17 is read by
 #: onnxruntime 1.13 and later; 13 is the first whose Softmax normalises one axis alone
@@ -192,25 +189,7 @@ def export(model, filepath, opset: int | None = None) -> None:
     if os.path.splitext(path)[1].lower() != ".onnx":
         raise ValueError(f"filepath must end in .onnx (ONNX export; model.save writes nncore's "
                          f".nnc files). Received: filepath={path!r}")
-    blob = to_onnx(model, opset).SerializeToString()
-    target = _write_target(path)
-    directory = os.path.dirname(target)
-    try:
-        fd, tmp = _create_temporary(directory, os.path.basename(target))
-    except OSError as exc:
-        raise _with_path(exc, path) from exc
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())  # the bytes are on disk before the name points at them
-        os.replace(tmp, target)
-    except BaseException as exc:  # KeyboardInterrupt too: never leave the temporary file
-        _remove_quietly(tmp)
-        if isinstance(exc, OSError):
-            raise _with_path(exc, path) from exc
-        raise
-    _sync_directory(directory)
+    write_atomically(path, [to_onnx(model, opset).SerializeToString()])
 
 
 def _check_opset(opset, newest: int) -> int:

@@ -277,13 +277,14 @@ class GradientMonitor(Callback):
     Example
     -------
     >>> import nncore as nn
-    >>> x, y = nn.datasets.make_xor()
-    >>> model = nn.Sequential([nn.layers.Dense(4, input_dim=2, activation="relu"),
-    ...                        nn.layers.Dense(1, activation="sigmoid")], seed=1)
-    >>> model.compile("adam", "binary_crossentropy")
-    >>> h = model.fit(x, y, epochs=2, verbose=0, callbacks=[nn.callbacks.GradientMonitor(x)])
-    >>> sorted(k for k in h.history if k.startswith("grad_norm"))
-    ['grad_norm/dense', 'grad_norm/dense_1']
+    >>> x, y = nn.datasets.make_spirals(60, n_classes=2, random_state=0)
+    >>> model = nn.Sequential([nn.layers.Dense(8, input_dim=2, activation="relu"),
+    ...                        nn.layers.Dense(2, activation="softmax")], seed=1)
+    >>> model.compile("adam", "sparse_categorical_crossentropy")
+    >>> monitor = nn.callbacks.GradientMonitor(x)
+    >>> h = model.fit(x, y, epochs=2, verbose=0, callbacks=[monitor])
+    >>> sorted(k for k in h.history if k.startswith(("grad_norm", "dead")))
+    ['dead/dense', 'grad_norm/dense', 'grad_norm/dense_1']
     """
 
     _RELU_LIKE = ("relu", "relu6")

@@ -9,14 +9,12 @@ Reading opens regular files only, without blocking on a FIFO.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import secrets
 import stat
 from shutil import SpecialFileError
 from typing import Any, BinaryIO
 
-import numpy as np
 
 from nncore.exceptions import ModelFileError
 
@@ -63,9 +61,13 @@ def _name_too_long(target: str, path: str) -> OSError:
                    "(most file systems allow 255 bytes a name)", path)
 
 
-def _write_atomically(target: str, path: str, header: bytes, blocks: list[np.ndarray]) -> None:
-    """Write to a temporary sibling of ``target``, fsync it, then rename it onto
-    ``target``; errors name ``path``, the caller's name for it."""
+def write_atomically(path: str, chunks) -> None:
+    """Write the bytes of ``chunks`` to ``path`` (checked by ``_check_path``) through a
+    temporary sibling, fsynced, then renamed onto the target: a failed write leaves any
+    previous file as it was. A symlink is followed to its target (which is replaced, the
+    link kept); special files are refused; errors name ``path``. The model files and the
+    ONNX export both write this way."""
+    target = _write_target(path)
     directory = os.path.dirname(target)
     try:
         fd, tmp = _create_temporary(directory, os.path.basename(target))
@@ -73,12 +75,8 @@ def _write_atomically(target: str, path: str, header: bytes, blocks: list[np.nda
         raise _with_path(exc, path) from exc
     try:
         with os.fdopen(fd, "wb") as f:
-            digest = hashlib.sha256(header)
-            f.write(header)
-            for block in blocks:
-                digest.update(block)
-                f.write(block)
-            f.write(digest.digest())
+            for chunk in chunks:
+                f.write(chunk)
             f.flush()
             os.fsync(f.fileno())  # the bytes are on disk before the name points at them
         os.replace(tmp, target)

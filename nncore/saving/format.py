@@ -103,7 +103,7 @@ import numpy as np
 from nncore.exceptions import ModelFileError
 # The bounds of the other modules are the format's too (nncore.saving exports them all).
 from nncore.saving.files import (  # noqa: F401
-    MAX_FILE_BYTES, _check_path, _open_regular_file, _write_atomically, _write_target,
+    MAX_FILE_BYTES, _check_path, _open_regular_file, write_atomically,
 )
 from nncore.saving.header import (  # noqa: F401
     _DTYPES, MAX_DEPTH, MAX_NDIM, _check_array, _check_json_value, _check_ranges,
@@ -176,7 +176,7 @@ def write_archive(path: str | os.PathLike[str], config: dict,
     """
     path = _check_path(path)
     header, blocks = _encode(config, arrays)
-    _write_atomically(_write_target(path), path, header, blocks)
+    write_atomically(path, _with_digest(header, blocks))
 
 
 def _encode(config: Any, arrays: Any) -> tuple[bytes, list[np.ndarray]]:
@@ -376,14 +376,7 @@ def archive_bytes(config: dict, arrays: Mapping[str, np.ndarray]) -> bytes:
     >>> read_archive_bytes(blob)[0]
     {'k': 1}
     """
-    header, blocks = _encode(config, arrays)
-    digest = hashlib.sha256(header)
-    parts = [header]
-    for block in blocks:
-        digest.update(block)
-        parts.append(block.tobytes())
-    parts.append(digest.digest())
-    return b"".join(parts)
+    return b"".join(_with_digest(*_encode(config, arrays)))
 
 
 def read_archive_bytes(blob: bytes) -> tuple[dict, dict[str, np.ndarray]]:
@@ -392,3 +385,13 @@ def read_archive_bytes(blob: bytes) -> tuple[dict, dict[str, np.ndarray]]:
         raise TypeError(f"blob must be bytes. Received: blob of type {type(blob).__name__}")
     blob = bytes(blob)
     return _decode(io.BytesIO(blob), len(blob))
+
+
+def _with_digest(header: bytes, blocks: list[np.ndarray]):
+    """The file's bytes: the header, the data blocks, then the SHA-256 of both."""
+    digest = hashlib.sha256(header)
+    yield header
+    for block in blocks:
+        digest.update(block)
+        yield block
+    yield digest.digest()
