@@ -2,6 +2,8 @@
 definition, native against numpy, finite differences, zero sizes, scratch and output
 arrays, and argument checks."""
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -335,3 +337,15 @@ def test_the_blas_thread_pool_is_controlled_by_threadpoolctl():
         assert inside[0]["num_threads"] == 1
         # Another thread count splits the sums differently: equal to rounding.
         np.testing.assert_allclose(product(), before, rtol=1e-5, atol=1e-4)
+
+
+@native_only
+@pytest.mark.skipif(shutil.which("nm") is None, reason="needs nm (binutils) to list symbols")
+def test_the_extension_exports_its_init_function_only():
+    """One extension module, linked once, exporting PyInit__kernels and nothing of the C
+    kernels (-fvisibility=hidden and csrc/exports.map)."""
+    from nncore.backends.native import _kernels
+
+    out = subprocess.run(["nm", "-D", "--defined-only", _kernels.__file__],
+                         capture_output=True, text=True, check=True).stdout
+    assert [line.split()[-1] for line in out.splitlines()] == ["PyInit__kernels"]
