@@ -39,8 +39,7 @@ class Initializer:
         raise NotImplementedError
 
     def get_config(self) -> dict:
-        """The constructor's arguments, as a dict (Keras's ``get_config``).
-        """
+        """The constructor's arguments, as a dict (Keras's ``get_config``)."""
         return {}
 
     def __repr__(self) -> str:

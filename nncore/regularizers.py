@@ -37,8 +37,7 @@ class L1L2:
         self.l2 = check_float(l2, "l2", low=0.0)
 
     def get_config(self) -> dict:
-        """``{'l1': ..., 'l2': ...}``, the constructor's arguments.
-        """
+        """``{'l1': ..., 'l2': ...}``, the constructor's arguments."""
         return {"l1": self.l1, "l2": self.l2}
 
     def __repr__(self) -> str:
