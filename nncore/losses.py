@@ -1,9 +1,8 @@
 """Losses, as keras.losses: classes for ``compile`` and plain functions on arrays.
 
-The classes return the batch loss (Keras's "sum over batch size" reduction), computed by
-the current backend; the functions return one loss per sample, computed by the NumPy
-reference kernels. Both are numerically safe (clipped probabilities, log-sum-exp for
-logits).
+The classes return the batch loss (Keras's "sum over batch size"), on the current
+backend; the functions one loss per sample, on the NumPy reference kernels. Both are
+numerically safe (clipped probabilities, log-sum-exp for logits).
 
 Example
 -------
@@ -48,8 +47,7 @@ class Loss:
 
     @property
     def param(self) -> float:
-        """The loss kernels' parameter: Huber's delta, a cross-entropy's label smoothing
-        (0 for the other losses)."""
+        """Huber's delta, a cross-entropy's label smoothing, else 0 (the kernels')."""
         return self.delta if self.name == "huber" else self.label_smoothing
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> float:
@@ -279,18 +277,19 @@ class CustomLoss(Loss):
             raise ValueError(f"name {self.name!r} is a built-in loss's; give another name.")
 
     def call(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        """The loss of each sample, shape (n,): ``fn(y_true, y_pred)`` by default."""
         if self._fn is None:
             raise NotImplementedError("Give CustomLoss a function, or define call().")
         return self._fn(y_true, y_pred)
 
     def gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        """d loss_i / d y_pred, of y_pred's shape: ``gradient(y_true, y_pred)`` by default."""
         if self._gradient is None:
             raise NotImplementedError("Give CustomLoss its gradient, or define gradient().")
         return self._gradient(y_true, y_pred)
 
     def check_outputs(self, output_dim: int) -> None:
-        """The finite-difference check of the gradient, at random (4, output_dim) points
-        in (0.1, 0.9) for both arguments (once per width)."""
+        """Check the gradient by finite differences at random points in (0.1, 0.9)."""
         checked = self.__dict__.setdefault("_checked", set())
         if output_dim in checked:
             return
@@ -437,6 +436,7 @@ def get(identifier) -> Loss:
 
 
 def serialize(loss: Loss) -> dict:
+    """``{"name", "config"}`` of a built-in loss, as :func:`get` reads it back."""
     if isinstance(loss, CustomLoss):
         raise TypeError(f"loss {loss.name!r} is a CustomLoss: a model file holds no code.")
     return {"name": loss.name, "config": loss.get_config()}

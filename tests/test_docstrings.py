@@ -65,8 +65,8 @@ LEFT: dict[str, str] = {
     "nncore.losses.CategoricalCrossentropy": "E",
     "nncore.losses.CustomLoss": "P",
     "nncore.losses.CustomLoss.batch": "P",
-    "nncore.losses.CustomLoss.call": "DP",
-    "nncore.losses.CustomLoss.gradient": "DP",
+    "nncore.losses.CustomLoss.call": "P",
+    "nncore.losses.CustomLoss.gradient": "P",
     "nncore.losses.CustomLoss.gradients": "P",
     "nncore.losses.CustomLoss.losses": "P",
     "nncore.losses.Hinge": "E",
@@ -87,7 +87,7 @@ LEFT: dict[str, str] = {
     "nncore.losses.mean_absolute_error": "PE",
     "nncore.losses.mean_squared_error": "PE",
     "nncore.losses.poisson": "PE",
-    "nncore.losses.serialize": "DPE",
+    "nncore.losses.serialize": "PE",
     "nncore.losses.sparse_categorical_crossentropy": "PE",
 }
 
