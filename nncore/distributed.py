@@ -86,12 +86,40 @@ def _world(comm):
 
 
 def rank(comm=None) -> int:
-    """This process's rank in ``comm`` (default MPI.COMM_WORLD): 0 to size - 1."""
+    """This process's rank in ``comm`` (default MPI.COMM_WORLD): 0 to size - 1.
+
+    Parameters
+    ----------
+    comm : mpi4py.MPI.Intracomm or None
+        None is MPI.COMM_WORLD.
+
+    Example
+    -------
+    The doctests skip it: mpi4py is an optional extra (``nncore[mpi]``).
+
+    >>> from nncore import distributed
+    >>> distributed.rank()  # doctest: +SKIP
+    0
+    """
     return int(_world(comm).Get_rank())
 
 
 def size(comm=None) -> int:
-    """The number of processes in ``comm`` (default MPI.COMM_WORLD)."""
+    """The number of processes in ``comm`` (default MPI.COMM_WORLD).
+
+    Parameters
+    ----------
+    comm : mpi4py.MPI.Intracomm or None
+        None is MPI.COMM_WORLD.
+
+    Example
+    -------
+    The doctests skip it: mpi4py is an optional extra (``nncore[mpi]``).
+
+    >>> from nncore import distributed
+    >>> distributed.size()  # doctest: +SKIP
+    1
+    """
     return int(_world(comm).Get_size())
 
 
@@ -99,6 +127,15 @@ def shard(n: int, rank: int, size: int) -> slice:
     """The rows of a batch of ``n`` that rank ``rank`` of ``size`` takes: contiguous
     blocks whose lengths differ by at most one (some are empty when ``n < size``).
 
+    Parameters
+    ----------
+    n : int
+        Rows in the global batch.
+    rank, size : int
+        This rank, and the number of ranks.
+
+    Example
+    -------
     >>> from nncore.distributed import shard
     >>> [shard(7, r, 2) for r in range(2)]
     [slice(0, 3, None), slice(3, 7, None)]
@@ -119,6 +156,15 @@ class MPIDataParallel:
 
     ``attach(model)`` makes the model's training steps data-parallel (see the module
     docstring for what that means); ``detach(model)`` makes them local again.
+
+    Example
+    -------
+    The doctests skip it: mpi4py is an optional extra (``nncore[mpi]``).
+
+    >>> import nncore as nn
+    >>> model = nn.Sequential([nn.layers.Dense(1, input_dim=2)], seed=0)
+    >>> nn.distributed.MPIDataParallel().attach(model) is model  # doctest: +SKIP
+    True
     """
 
     def __init__(self, comm=None):
@@ -138,6 +184,10 @@ class MPIDataParallel:
         Every rank must call this, at the same point of the same script: it broadcasts
         rank 0's random-generator state (so that every rank shuffles alike) and, if the
         model is built, rank 0's weights.
+
+        Parameters
+        ----------
+        model : Sequential
         """
         from nncore.models import Sequential  # here: nncore.models need not know us
 
@@ -158,7 +208,13 @@ class MPIDataParallel:
         return model
 
     def detach(self, model):
-        """Train ``model`` in this process alone again; returns the model."""
+        """Train ``model`` in this process alone again; returns the model.
+
+        Parameters
+        ----------
+        model : Sequential
+            Attached to this object.
+        """
         if model._data_parallel is not self:
             raise ValueError(f"model {getattr(model, 'name', model)!r} is not attached "
                              f"to {self!r}.")
@@ -254,12 +310,42 @@ def data_parallel(model, comm=None):
 
     Shorthand for ``MPIDataParallel(comm).attach(model)``; see :mod:`nncore.distributed`.
     Every rank calls it at the same point, before ``fit``.
+
+    Parameters
+    ----------
+    model : Sequential
+    comm : mpi4py.MPI.Intracomm or None
+        None is MPI.COMM_WORLD.
+
+    Example
+    -------
+    The doctests skip it: mpi4py is an optional extra (``nncore[mpi]``).
+
+    >>> import nncore as nn
+    >>> model = nn.Sequential([nn.layers.Dense(1, input_dim=2)], seed=0)
+    >>> nn.distributed.data_parallel(model) is model  # doctest: +SKIP
+    True
     """
     return MPIDataParallel(comm).attach(model)
 
 
 def detach(model):
-    """Train ``model`` in one process again (undoes :func:`data_parallel`)."""
+    """Train ``model`` in one process again (undoes :func:`data_parallel`); returns it.
+
+    Parameters
+    ----------
+    model : Sequential
+        Made data-parallel by :func:`data_parallel`.
+
+    Example
+    -------
+    The doctests skip it: mpi4py is an optional extra (``nncore[mpi]``).
+
+    >>> import nncore as nn
+    >>> model = nn.distributed.data_parallel(nn.Sequential(seed=0))  # doctest: +SKIP
+    >>> nn.distributed.detach(model) is model  # doctest: +SKIP
+    True
+    """
     owner = model._data_parallel
     if owner is None:
         raise ValueError(f"model {model.name!r} is not data-parallel.")

@@ -28,7 +28,22 @@ TOLERANCE = 1e-5
 
 def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray,
                        step: float = STEP) -> np.ndarray:
-    """The central-difference gradient of the scalar ``f`` at ``x`` (float64, restored)."""
+    """The central-difference gradient of the scalar ``f`` at ``x`` (float64, restored).
+
+    Parameters
+    ----------
+    f : callable
+        ``x -> float``.
+    x : float64 ndarray
+        Where to differentiate (perturbed in place, restored).
+    step : float, default 1e-6
+        The half-width ``h`` of ``(f(x + h) - f(x - h)) / 2h``.
+
+    Example
+    -------
+    >>> numerical_gradient(lambda x: float(np.sum(x ** 2)), np.array([1.0, -2.0])).round(6)
+    array([ 2., -4.])
+    """
     grad = np.empty_like(x, dtype=np.float64)
     flat, out = x.reshape(-1), grad.reshape(-1)
     for i in range(flat.size):
@@ -44,7 +59,20 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray,
 
 def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
     """The worst ``|analytic - numeric| / max(|numeric|, 1)``: relative for large
-    derivatives, absolute for small ones."""
+    derivatives, absolute for small ones.
+
+    Parameters
+    ----------
+    analytic : ndarray
+        The gradient to check.
+    numeric : ndarray
+        Its finite-difference estimate, of the same shape.
+
+    Example
+    -------
+    >>> relative_error(np.array([2.0, 0.5]), np.array([2.0, 0.5 + 1e-9])) < 1e-8
+    True
+    """
     if analytic.size == 0:
         return 0.0
     return float(np.max(np.abs(analytic - numeric) / np.maximum(np.abs(numeric), 1.0)))
@@ -68,6 +96,12 @@ def check_gradient(name: str, f: Callable[[np.ndarray], float],
         Where to check (perturbed in place, restored).
     tolerance : float
         The largest relative error accepted.
+
+    Example
+    -------
+    >>> x = np.array([0.5, -1.0])
+    >>> check_gradient('square', lambda x: float(np.sum(x ** 2)), lambda x: 2 * x, x) < 1e-8
+    True
     """
     x = np.array(x, dtype=np.float64)
     analytic = np.asarray(gradient(x.copy()), dtype=np.float64)

@@ -27,12 +27,19 @@ _TRUNCATED_STD = 0.87962566103423978
 
 
 class Initializer:
-    """Base class: ``__call__(shape, dtype, rng)`` returns a new array."""
+    """Base class: ``__call__(shape, dtype, rng)`` returns a new array.
+
+    Example
+    -------
+    >>> Zeros()((2,), np.float32, np.random.default_rng(0))
+    array([0., 0.], dtype=float32)
+    """
 
     def __call__(self, shape, dtype, rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
 
     def get_config(self) -> dict:
+        """The constructor's arguments, as a dict (Keras's ``get_config``)."""
         return {}
 
     def __repr__(self) -> str:
@@ -41,16 +48,42 @@ class Initializer:
 
 
 class Zeros(Initializer):
+    """All zeros (the default bias initializer).
+
+    Example
+    -------
+    >>> Zeros()((2,), np.float64, np.random.default_rng(0))
+    array([0., 0.])
+    """
     def __call__(self, shape, dtype, rng):
         return np.zeros(shape, dtype=dtype)
 
 
 class Ones(Initializer):
+    """All ones.
+
+    Example
+    -------
+    >>> Ones()((2,), np.float64, np.random.default_rng(0))
+    array([1., 1.])
+    """
     def __call__(self, shape, dtype, rng):
         return np.ones(shape, dtype=dtype)
 
 
 class Constant(Initializer):
+    """Every entry ``value``.
+
+    Parameters
+    ----------
+    value : float, default 0.0
+        The fill value.
+
+    Example
+    -------
+    >>> Constant(0.5)((2,), np.float64, np.random.default_rng(0))
+    array([0.5, 0.5])
+    """
     def __init__(self, value: float = 0.0):
         self.value = check_float(value, "value")
 
@@ -62,6 +95,19 @@ class Constant(Initializer):
 
 
 class RandomNormal(Initializer):
+    """Draws from ``N(mean, stddev**2)``.
+
+    Parameters
+    ----------
+    mean : float, default 0.0
+    stddev : float, default 0.05
+        Standard deviation, >= 0.
+
+    Example
+    -------
+    >>> RandomNormal(stddev=0.0)((2,), np.float64, np.random.default_rng(0))
+    array([0., 0.])
+    """
     def __init__(self, mean: float = 0.0, stddev: float = 0.05):
         self.mean = check_float(mean, "mean")
         self.stddev = check_float(stddev, "stddev", low=0.0)
@@ -74,6 +120,20 @@ class RandomNormal(Initializer):
 
 
 class RandomUniform(Initializer):
+    """Draws from ``U(minval, maxval)``.
+
+    Parameters
+    ----------
+    minval : float, default -0.05
+    maxval : float, default 0.05
+        At least ``minval``.
+
+    Example
+    -------
+    >>> w = RandomUniform(-1.0, 1.0)((100,), np.float64, np.random.default_rng(0))
+    >>> bool(w.min() >= -1.0 and w.max() < 1.0)
+    True
+    """
     def __init__(self, minval: float = -0.05, maxval: float = 0.05):
         self.minval = check_float(minval, "minval")
         self.maxval = check_float(maxval, "maxval")
@@ -89,7 +149,26 @@ class RandomUniform(Initializer):
 
 
 class VarianceScaling(Initializer):
-    """Draws with variance ``scale / n`` where ``n`` is fan_in, fan_out or their mean."""
+    """Draws with variance ``scale / n`` where ``n`` is fan_in, fan_out or their mean.
+
+    Parameters
+    ----------
+    scale : float, default 1.0
+        Numerator of the variance, > 0.
+    mode : {'fan_in', 'fan_out', 'fan_avg'}, default 'fan_in'
+        Which fan is ``n``: a kernel of shape (in, out) has fan_in ``in``, fan_out
+        ``out``.
+    distribution : {'truncated_normal', 'untruncated_normal', 'uniform'}
+        Default 'truncated_normal' (redrawn outside 2 stddev, rescaled to keep the
+        variance).
+
+    Example
+    -------
+    >>> init = VarianceScaling(2.0, distribution='uniform')
+    >>> w = init((50, 10), np.float64, np.random.default_rng(0))
+    >>> bool(abs(w).max() <= (3 * 2.0 / 50) ** 0.5)
+    True
+    """
 
     def __init__(self, scale: float = 1.0, mode: str = "fan_in",
                  distribution: str = "truncated_normal"):
@@ -129,6 +208,13 @@ def _truncated_normal(rng: np.random.Generator, shape) -> np.ndarray:
 
 
 class GlorotUniform(VarianceScaling):
+    """``VarianceScaling(1.0, 'fan_avg', 'uniform')``: U(-a, a) with a = sqrt(6 / (in + out)).
+
+    Example
+    -------
+    >>> GlorotUniform()((4, 8), np.float32, np.random.default_rng(0)).dtype
+    dtype('float32')
+    """
     def __init__(self):
         super().__init__(1.0, "fan_avg", "uniform")
 
@@ -137,6 +223,13 @@ class GlorotUniform(VarianceScaling):
 
 
 class GlorotNormal(VarianceScaling):
+    """``VarianceScaling(1.0, 'fan_avg', 'truncated_normal')``.
+
+    Example
+    -------
+    >>> GlorotNormal()((4, 8), np.float32, np.random.default_rng(0)).dtype
+    dtype('float32')
+    """
     def __init__(self):
         super().__init__(1.0, "fan_avg", "truncated_normal")
 
@@ -145,6 +238,13 @@ class GlorotNormal(VarianceScaling):
 
 
 class HeUniform(VarianceScaling):
+    """``VarianceScaling(2.0, 'fan_in', 'uniform')``: U(-a, a) with a = sqrt(6 / in), for ReLU.
+
+    Example
+    -------
+    >>> HeUniform()((4, 8), np.float32, np.random.default_rng(0)).dtype
+    dtype('float32')
+    """
     def __init__(self):
         super().__init__(2.0, "fan_in", "uniform")
 
@@ -153,6 +253,13 @@ class HeUniform(VarianceScaling):
 
 
 class HeNormal(VarianceScaling):
+    """``VarianceScaling(2.0, 'fan_in', 'truncated_normal')``, for ReLU.
+
+    Example
+    -------
+    >>> HeNormal()((4, 8), np.float32, np.random.default_rng(0)).dtype
+    dtype('float32')
+    """
     def __init__(self):
         super().__init__(2.0, "fan_in", "truncated_normal")
 
@@ -161,6 +268,13 @@ class HeNormal(VarianceScaling):
 
 
 class LecunUniform(VarianceScaling):
+    """``VarianceScaling(1.0, 'fan_in', 'uniform')``.
+
+    Example
+    -------
+    >>> LecunUniform()((4, 8), np.float32, np.random.default_rng(0)).dtype
+    dtype('float32')
+    """
     def __init__(self):
         super().__init__(1.0, "fan_in", "uniform")
 
@@ -169,6 +283,13 @@ class LecunUniform(VarianceScaling):
 
 
 class LecunNormal(VarianceScaling):
+    """``VarianceScaling(1.0, 'fan_in', 'truncated_normal')``, for SELU.
+
+    Example
+    -------
+    >>> LecunNormal()((4, 8), np.float32, np.random.default_rng(0)).dtype
+    dtype('float32')
+    """
     def __init__(self):
         super().__init__(1.0, "fan_in", "truncated_normal")
 
@@ -191,7 +312,19 @@ _CLASS_NAMES = {cls.__name__: name for cls, name in _NAME_OF.items()}
 
 def get(identifier) -> Initializer | None:
     """An initializer from a name (``"he_normal"``), an instance, or a config dict; None
-    for None (as keras.initializers.get; the layers refuse it)."""
+    for None (as keras.initializers.get; the layers refuse it).
+
+    Parameters
+    ----------
+    identifier : str, dict, Initializer or None
+        A name or class name, a ``{'class_name', 'config'}`` dict, or an instance
+        (returned as is).
+
+    Example
+    -------
+    >>> get('he_normal'), get({'class_name': 'constant', 'config': {'value': 1.0}})
+    (HeNormal(), Constant(value=1.0))
+    """
     if identifier is None or isinstance(identifier, Initializer):
         return identifier
     if isinstance(identifier, dict):
@@ -201,7 +334,20 @@ def get(identifier) -> Initializer | None:
 
 def get_required(identifier, argument: str) -> Initializer:
     """:func:`get` for a layer's argument, where None is refused by the argument's name:
-    Keras's add_weight would then pick glorot_uniform, even for a bias."""
+    Keras's add_weight would then pick glorot_uniform, even for a bias.
+
+    Parameters
+    ----------
+    identifier : str, dict or Initializer
+        As for :func:`get`.
+    argument : str
+        The layer argument's name, for the error message.
+
+    Example
+    -------
+    >>> get_required('zeros', 'bias_initializer')
+    Zeros()
+    """
     if identifier is None:
         raise ValueError(f"{argument} must be an initializer name or object, such as "
                          f"'glorot_uniform'. Received: {argument}=None")
@@ -210,7 +356,18 @@ def get_required(identifier, argument: str) -> Initializer:
 
 def get_name(identifier) -> str:
     """The snake_case name of an initializer given by it or by its class name
-    (``"HeNormal"``, as Keras accepts too)."""
+    (``"HeNormal"``, as Keras accepts too).
+
+    Parameters
+    ----------
+    identifier : str
+        A name (any case) or a class name.
+
+    Example
+    -------
+    >>> get_name('HeNormal'), get_name('Glorot_Uniform')
+    ('he_normal', 'glorot_uniform')
+    """
     if isinstance(identifier, str) and identifier in _CLASS_NAMES:
         return _CLASS_NAMES[identifier]
     if not isinstance(identifier, str) or identifier.lower() not in _BY_NAME:
@@ -220,4 +377,15 @@ def get_name(identifier) -> str:
 
 
 def serialize(init: Initializer) -> dict:
+    """The ``{'class_name', 'config'}`` dict :func:`get` reads back.
+
+    Parameters
+    ----------
+    init : Initializer
+
+    Example
+    -------
+    >>> serialize(RandomNormal(stddev=0.1))
+    {'class_name': 'random_normal', 'config': {'mean': 0.0, 'stddev': 0.1}}
+    """
     return {"class_name": _NAME_OF[type(init)], "config": init.get_config()}

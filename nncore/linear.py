@@ -227,6 +227,11 @@ class LinearRegression(_Estimator):
         the R^2 of each target is averaged (scikit-learn's "uniform_average"). A constant
         target gives 1.0 when predicted exactly, else 0.0 (scikit-learn's convention).
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+
         Example
         -------
         >>> reg = LinearRegression().fit([[0.0], [1.0], [2.0]], [1.0, 3.0, 5.0])

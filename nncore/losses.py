@@ -1,9 +1,8 @@
 """Losses, as keras.losses: classes for ``compile`` and plain functions on arrays.
 
-The classes return the batch loss (Keras's "sum over batch size" reduction), computed by
-the current backend; the functions return one loss per sample, computed by the NumPy
-reference kernels. Both are numerically safe (clipped probabilities, log-sum-exp for
-logits).
+The classes return the batch loss (Keras's "sum over batch size"), on the current
+backend; the functions one loss per sample, on the NumPy reference kernels. Both are
+numerically safe (clipped probabilities, log-sum-exp for logits).
 
 Example
 -------
@@ -25,7 +24,12 @@ from nncore.backends.numpy_backend import losses as _reference
 
 
 class Loss:
-    """A loss with its options; ``loss(y_true, y_pred, sample_weight=None) -> float``."""
+    """A loss with its options; ``loss(y_true, y_pred, sample_weight=None) -> float``.
+
+    Parameters
+    ----------
+    from_logits : bool, default False: ``y_pred`` holds raw scores, not probabilities
+    """
 
     name = ""
     #: Huber's threshold and the cross-entropies' label smoothing: the loss kernels'
@@ -43,8 +47,7 @@ class Loss:
 
     @property
     def param(self) -> float:
-        """The loss kernels' parameter: Huber's delta, a cross-entropy's label smoothing
-        (0 for the other losses)."""
+        """Huber's delta, a cross-entropy's label smoothing, else 0 (the kernels')."""
         return self.delta if self.name == "huber" else self.label_smoothing
 
     def __call__(self, y_true, y_pred, sample_weight=None) -> float:
@@ -56,9 +59,15 @@ class Loss:
 
     def check_outputs(self, output_dim: int) -> None:
         """Called by the model with its number of outputs before it uses the loss; only
-        categorical cross-entropy has something to say (a warning, once)."""
+        categorical cross-entropy has something to say (a warning, once).
+
+        Parameters
+        ----------
+        output_dim : int
+        """
 
     def get_config(self) -> dict:
+        """The constructor's arguments, as a dict."""
         return {"from_logits": self.from_logits}
 
     def __repr__(self) -> str:
@@ -67,8 +76,8 @@ class Loss:
 
 
 def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
-    """``y_pred`` checked as a 2-D float array (float64 stays float64, else floatx); 1-D
-    predictions are one output per sample, so 1-D targets become the matching column."""
+    """``y_pred`` as a 2-D float array (float64 kept, else floatx); with 1-D ``y_pred``
+    (one output per sample), 1-D targets become the matching column."""
     y_pred = to_array(y_pred, "y_pred", compute_dtype(y_pred), ndim=(1, 2))
     try:
         y_true = np.asarray(y_true)
@@ -104,9 +113,8 @@ class _Plain(Loss):
 
 
 class _Smoothed(Loss):
-    """A cross-entropy with Keras's ``label_smoothing``: the targets are pulled towards
-    the uniform distribution, ``t (1 - s) + s / 2`` (binary) or ``t (1 - s) + s / k``
-    over ``k`` classes (categorical), which keeps a model from growing over-confident."""
+    """A cross-entropy with Keras's ``label_smoothing`` ``s``: targets ``t (1 - s) + s / k``
+    over ``k`` classes (2 for binary), so that a model does not grow over-confident."""
 
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0):
         super().__init__(from_logits)
@@ -134,7 +142,17 @@ class MeanAbsoluteError(MeanSquaredError):
 
 
 class Huber(Loss):
-    """Squared error for ``|e| <= delta``, linear beyond: robust to outliers."""
+    """Squared error for ``|e| <= delta``, linear beyond: robust to outliers.
+
+    Parameters
+    ----------
+    delta : float, default 1.0: where quadratic turns linear, > 0
+
+    Example
+    -------
+    >>> Huber(delta=1.0)([[0.0], [0.0]], [[0.5], [3.0]])
+    1.3125
+    """
 
     name = "huber"
 
@@ -151,7 +169,18 @@ class Huber(Loss):
 
 
 class BinaryCrossentropy(_Smoothed):
-    """``-mean(t log p + (1 - t) log(1 - p))``; ``from_logits`` for raw scores."""
+    """``-mean(t log p + (1 - t) log(1 - p))``; ``from_logits`` for raw scores.
+
+    Parameters
+    ----------
+    from_logits : bool, default False
+    label_smoothing : float in [0, 1], default 0.0
+
+    Example
+    -------
+    >>> round(BinaryCrossentropy()([[1.0], [0.0]], [[0.9], [0.2]]), 4)
+    0.1643
+    """
 
     name = "binary_crossentropy"
 
@@ -159,9 +188,14 @@ class BinaryCrossentropy(_Smoothed):
 class CategoricalCrossentropy(_Smoothed):
     """``-sum(t log p)`` over classes for one-hot ``t``; ``from_logits`` for raw scores.
 
-    Over a single output column it is about 0 with a zero gradient: a model with one
-    output gets a warning once per loss object, the first time it is given data, and a
-    direct call one each time, as in Keras."""
+    Over one output column it is about 0 with a zero gradient: a model with one output
+    warns once per loss object, at its first data, and a direct call each time (Keras).
+
+    Parameters
+    ----------
+    from_logits : bool, default False
+    label_smoothing : float in [0, 1], default 0.0
+    """
 
     name = "categorical_crossentropy"
     _warned_one_column = False
@@ -174,15 +208,19 @@ class CategoricalCrossentropy(_Smoothed):
 
 
 class SparseCategoricalCrossentropy(Loss):
-    """Categorical cross-entropy with integer class labels instead of one-hot rows."""
+    """Categorical cross-entropy with integer class labels instead of one-hot rows.
+
+    Parameters
+    ----------
+    from_logits : bool, default False
+    """
 
     name = "sparse_categorical_crossentropy"
 
 
 class Hinge(_Plain):
-    """``mean(max(1 - t p, 0))`` for targets -1/+1 (0/1 targets are read as -1/+1, as
-    Keras does when every target of a batch is 0 or 1): the SVM's margin loss, for a
-    linear or tanh output."""
+    """The SVM's margin loss ``mean(max(1 - t p, 0))`` for a linear or tanh output and
+    targets -1/+1 (a batch of 0/1 targets is read as -1/+1, as Keras does)."""
 
     name = "hinge"
 
@@ -215,9 +253,9 @@ class CustomLoss(Loss):
     with respect to its predictions (shape (n, d)); or give both functions:
     ``CustomLoss(fn, gradient)`` (``compile(loss=(fn, gradient))`` makes one). The batch
     loss is Keras's ``sum_i w_i loss_i / n``. ``compile`` checks the gradient against
-    finite differences in float64 (:mod:`nncore.finite_differences`) and refuses a wrong one. Such
-    a loss trains layer by layer (no compiled step) on either backend; a model file holds
-    no code, so a model compiled with one is saved without its compile state.
+    finite differences in float64 (:mod:`nncore.finite_differences`), refusing a wrong
+    one. It trains layer by layer (no compiled step); a model compiled with one is saved
+    without its compile state (files hold no code).
 
     Example
     -------
@@ -239,18 +277,19 @@ class CustomLoss(Loss):
             raise ValueError(f"name {self.name!r} is a built-in loss's; give another name.")
 
     def call(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        """The loss of each sample, shape (n,): ``fn(y_true, y_pred)`` by default."""
         if self._fn is None:
             raise NotImplementedError("Give CustomLoss a function, or define call().")
         return self._fn(y_true, y_pred)
 
     def gradient(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        """d loss_i / d y_pred, of y_pred's shape: ``gradient(y_true, y_pred)`` by default."""
         if self._gradient is None:
             raise NotImplementedError("Give CustomLoss its gradient, or define gradient().")
         return self._gradient(y_true, y_pred)
 
     def check_outputs(self, output_dim: int) -> None:
-        """The finite-difference check of the gradient, at random (4, output_dim) points
-        in (0.1, 0.9) for both arguments (once per width)."""
+        """Check the gradient by finite differences at random points in (0.1, 0.9)."""
         checked = self.__dict__.setdefault("_checked", set())
         if output_dim in checked:
             return
@@ -397,6 +436,7 @@ def get(identifier) -> Loss:
 
 
 def serialize(loss: Loss) -> dict:
+    """``{"name", "config"}`` of a built-in loss, as :func:`get` reads it back."""
     if isinstance(loss, CustomLoss):
         raise TypeError(f"loss {loss.name!r} is a CustomLoss: a model file holds no code.")
     return {"name": loss.name, "config": loss.get_config()}

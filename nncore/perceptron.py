@@ -186,6 +186,12 @@ class Perceptron(_Estimator):
     def score(self, X: Any, y: Any) -> float:
         """Fraction of samples classified correctly (accuracy).
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            The true labels.
+
         Example
         -------
         >>> AND.score([[0, 0], [1, 1]], [0, 1])

@@ -94,8 +94,10 @@ def decision_boundary(model, x, y=None, ax=None, resolution: int = 200,
     y : array-like of shape (n,) or (n, k), optional
         Their labels (integers, 0/1 or one-hot rows), to color the points.
     ax : matplotlib Axes, optional
-    resolution : int
+    resolution : int, default 200
         Grid points per side.
+    padding : float, default 0.5
+        Margin around the samples, in input units.
 
     Returns
     -------
@@ -133,7 +135,17 @@ def decision_boundary(model, x, y=None, ax=None, resolution: int = 200,
 
 
 def predicted_classes(P: np.ndarray) -> np.ndarray:
-    """The class of each row of outputs: above 0.5 for one column, else the largest."""
+    """The class of each row of outputs: above 0.5 for one column, else the largest.
+
+    Parameters
+    ----------
+    P : array-like of shape (n, outputs)
+
+    Example
+    -------
+    >>> predicted_classes([[0.7], [0.2]]), predicted_classes([[0.1, 0.6, 0.3]])
+    (array([1, 0]), array([1]))
+    """
     P = np.asarray(P)
     return (P[:, 0] > 0.5).astype(int) if P.shape[1] == 1 else P.argmax(axis=1)
 
@@ -146,6 +158,14 @@ def _labels(y: np.ndarray, n: int) -> np.ndarray:
 def history(history, keys=None, ax=None):
     """Plot training curves: ``History.plot`` (the losses by default, with their
     ``val_`` twins).
+
+    Parameters
+    ----------
+    history : History
+        What ``fit`` returned.
+    keys : list of str, optional
+        The logged values to draw (default ``loss`` and ``val_loss``).
+    ax : matplotlib Axes, optional
 
     Example
     -------
@@ -164,6 +184,12 @@ def gradients(history, ax=None):
     """Plot, per epoch, each layer's gradient norm as :class:`GradientMonitor` recorded
     it, on a log scale: lines far apart from the first layer to the last show vanishing
     (or exploding) gradients.
+
+    Parameters
+    ----------
+    history : History
+        Of a ``fit`` with a :class:`GradientMonitor` callback.
+    ax : matplotlib Axes, optional
 
     Example
     -------

@@ -47,21 +47,52 @@ def _now() -> float:
 
 def check_verbose(verbose) -> int:
     """``verbose`` as 0 (silent), 1 (progress bar) or 2 (one line per epoch); ``"auto"``
-    is 1, as in Keras. Anything else is refused with a ValueError or TypeError."""
+    is 1, as in Keras. Anything else is refused with a ValueError or TypeError.
+
+    Parameters
+    ----------
+    verbose : int or 'auto'
+
+    Example
+    -------
+    >>> check_verbose('auto'), check_verbose(2)
+    (1, 2)
+    """
     if isinstance(verbose, str) and verbose == "auto":
         return 1
     return check_int(verbose, "verbose", low=0, high=2)
 
 
 def format_value(value: float) -> str:
-    """A logged value as Keras shows it: 4 decimals, or scientific notation below 1e-3."""
+    """A logged value as Keras shows it: 4 decimals, or scientific notation below 1e-3.
+
+    Parameters
+    ----------
+    value : float
+
+    Example
+    -------
+    >>> format_value(0.43125), format_value(2.5e-05)
+    ('0.4313', '2.5000e-05')
+    """
     value = float(value)
     return f"{value:.4f}" if abs(value) > 1e-3 or value == 0 or not math.isfinite(value) \
         else f"{value:.4e}"
 
 
 def format_time(seconds: float) -> str:
-    """Keras's duration: ``"7s"``, ``"1:05"``, ``"1:01:05"``."""
+    """Keras's duration: ``"7s"``, ``"1:05"``, ``"1:01:05"``.
+
+    Parameters
+    ----------
+    seconds : float
+        Rounded down to whole seconds.
+
+    Example
+    -------
+    >>> format_time(7.9), format_time(65), format_time(3665)
+    ('7s', '1:05', '1:01:05')
+    """
     seconds = int(seconds)
     if seconds >= 3600:
         return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
@@ -71,7 +102,18 @@ def format_time(seconds: float) -> str:
 
 
 def format_step(seconds: float) -> str:
-    """Time per step as Keras shows it: ``"3s/step"``, ``"12ms/step"``, ``"85us/step"``."""
+    """Time per step as Keras shows it: ``"3s/step"``, ``"12ms/step"``, ``"85us/step"``.
+
+    Parameters
+    ----------
+    seconds : float
+        Time of one step.
+
+    Example
+    -------
+    >>> format_step(0.012), format_step(8.5e-05)
+    ('12ms/step', '85us/step')
+    """
     if seconds >= 1 or seconds == 0:
         return f"{seconds:.0f}s/step"
     if seconds >= 1e-3:
@@ -83,6 +125,14 @@ def wrap_items(items: list[str], width: int, separator: str = " - ") -> list[str
     """``items`` joined by ``separator`` on lines of at most ``width`` characters, broken
     only between items (an item wider than ``width`` is a line by itself, never cut).
 
+    Parameters
+    ----------
+    items : list of str
+    width : int
+    separator : str, default " - "
+
+    Example
+    -------
     >>> wrap_items(["loss: 0.1", "accuracy: 0.9", "val_loss: 0.2"], 26)
     ['loss: 0.1 - accuracy: 0.9', 'val_loss: 0.2']
     """
@@ -96,6 +146,13 @@ def wrap_items(items: list[str], width: int, separator: str = " - ") -> list[str
 
 
 def terminal_width() -> int:
+    """Columns of the terminal (``$COLUMNS`` counts), 80 when there is none.
+
+    Example
+    -------
+    >>> terminal_width() >= 1
+    True
+    """
     return max(shutil.get_terminal_size((80, 24)).columns, 1)
 
 
@@ -113,6 +170,15 @@ class Progbar:
         Columns available; None means the terminal's width (``$COLUMNS`` counts).
     interval : float
         Least seconds between two redraws on a terminal.
+
+    Example
+    -------
+    >>> import io
+    >>> out = io.StringIO()
+    >>> bar = Progbar(8, stream=out, width=80)
+    >>> bar.update(8, {"loss": 0.5}, finalize=True)
+    >>> out.getvalue().split(" - ")[-1].strip()
+    'loss: 0.5000'
     """
 
     def __init__(self, target: int, stream=None, width: int | None = None,
@@ -128,7 +194,16 @@ class Progbar:
 
     def update(self, current: int, values: dict | None = None, finalize: bool = False):
         """Show ``current`` steps done with the running ``values``; ``finalize`` ends the
-        display (its last drawing, then a newline)."""
+        display (its last drawing, then a newline).
+
+        Parameters
+        ----------
+        current : int
+            Steps done.
+        values : dict, optional
+            Name -> running value, shown after the bar.
+        finalize : bool, default False
+        """
         out = self._out()
         interactive = getattr(out, "isatty", lambda: False)()
         if not finalize:
@@ -152,7 +227,21 @@ class Progbar:
 
     def render(self, current: int, values: dict | None, now: float, finalize: bool,
                out=None) -> list[str]:
-        """The lines of the display (without newlines)."""
+        """The lines of the display (without newlines).
+
+        Parameters
+        ----------
+        current : int
+            Steps done.
+        values : dict or None
+            Name -> running value.
+        now : float
+            The clock's time (``time.perf_counter``).
+        finalize : bool
+            Show the time taken instead of the time left.
+        out : text stream, optional
+            Its encoding decides whether the bar can use box-drawing characters.
+        """
         width = self.width if self.width is not None else terminal_width()
         elapsed = now - self._start
         per_step = elapsed / current if current else 0.0
@@ -188,6 +277,19 @@ def epoch_line(epoch: int, epochs: int, steps: int, seconds: float, values: dict
     """``verbose=2``'s one line per epoch, every value on it, never wrapped (it is meant
     for log files).
 
+    Parameters
+    ----------
+    epoch : int
+        From 0 (shown from 1).
+    epochs, steps : int
+        Epochs in all, steps in this epoch.
+    seconds : float
+        The epoch's duration.
+    values : dict
+        Name -> value over the epoch.
+
+    Example
+    -------
     >>> epoch_line(0, 3, 8, 0.016, {"loss": 0.5, "val_loss": 0.25})
     'Epoch 1/3 - 8/8 - 0s - 2ms/step - loss: 0.5000 - val_loss: 0.2500'
     """

@@ -44,12 +44,29 @@ def _native_missing() -> str:
 
 
 def native_available() -> bool:
-    """True when the compiled extension imported."""
+    """True when the compiled extension imported.
+
+    Example
+    -------
+    >>> name = "native" if native_available() else "numpy"
+    >>> get_backend(name).name == name
+    True
+    """
     return _native_error is None
 
 
 def get_backend(name: str | Backend | None = None) -> Backend:
-    """The backend called ``name`` (a Backend passes through; None gives the current one)."""
+    """The backend called ``name`` (a Backend passes through; None gives the current one).
+
+    Parameters
+    ----------
+    name : {'native', 'numpy'}, Backend or None, default None
+
+    Example
+    -------
+    >>> get_backend('numpy').name
+    'numpy'
+    """
     if isinstance(name, Backend):
         return name
     if name is None:
@@ -79,18 +96,47 @@ _current: contextvars.ContextVar[str] = contextvars.ContextVar(
 
 
 def set_backend(name: str) -> None:
-    """Make ``name`` ("native" or "numpy") the default backend."""
+    """Make ``name`` ("native" or "numpy") the default backend.
+
+    Parameters
+    ----------
+    name : {'native', 'numpy'}
+
+    Example
+    -------
+    >>> previous = backend()
+    >>> set_backend('numpy'); backend()
+    'numpy'
+    >>> set_backend(previous)
+    """
     _current.set(get_backend(name).name)
 
 
 def backend() -> str:
-    """The name of the current default backend."""
+    """The name of the current default backend.
+
+    Example
+    -------
+    >>> backend() in NAMES
+    True
+    """
     return _current.get()
 
 
 @contextlib.contextmanager
 def use_backend(name: str) -> Iterator[Backend]:
-    """Use backend ``name`` inside a ``with`` block, restoring the previous one after."""
+    """Use backend ``name`` inside a ``with`` block, restoring the previous one after.
+
+    Parameters
+    ----------
+    name : {'native', 'numpy'}
+
+    Example
+    -------
+    >>> with use_backend('numpy') as ops:
+    ...     print(ops.name, backend())
+    numpy numpy
+    """
     token = _current.set(get_backend(name).name)
     try:
         yield _instances[_current.get()]

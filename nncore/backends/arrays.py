@@ -28,6 +28,21 @@ def as_float_array(x, name: str, dtype: np.dtype | None = None) -> np.ndarray:
 
     Raises TypeError if ``x`` is not an ndarray of float32/float64, or if ``dtype`` is given
     and differs: kernels never guess a dtype or convert one silently.
+
+    Parameters
+    ----------
+    x : ndarray
+        float32 or float64.
+    name : str
+        The argument's name, for errors.
+    dtype : numpy dtype, optional
+        The dtype ``x`` must have.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> as_float_array(np.ones((2, 2), np.float32).T, 'x').flags.c_contiguous
+    True
     """
     _check_float_ndarray(x, name)
     if dtype is not None and x.dtype != dtype:
@@ -39,7 +54,22 @@ def as_float_array(x, name: str, dtype: np.dtype | None = None) -> np.ndarray:
 
 
 def as_output(out, name: str, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """Return ``out`` checked for in-place writing, or a new empty array if it is None."""
+    """Return ``out`` checked for in-place writing, or a new empty array if it is None.
+
+    Parameters
+    ----------
+    out : ndarray or None
+    name : str
+        The argument's name, for errors.
+    shape : tuple of int
+    dtype : numpy dtype
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> as_output(None, 'out', (2,), np.float32).dtype
+    dtype('float32')
+    """
     if out is None:
         return np.empty(shape, dtype=dtype)
     if not isinstance(out, np.ndarray):

@@ -426,7 +426,19 @@ class Backend(ParameterOps, abc.ABC):
 
 def loss_param(code: int, delta, label_smoothing) -> float:
     """The loss kernels' one parameter for loss ``code``: Huber's ``delta`` (> 0), the
-    cross-entropies' ``label_smoothing`` (in [0, 1]); 0 for the others."""
+    cross-entropies' ``label_smoothing`` (in [0, 1]); 0 for the others.
+
+    Parameters
+    ----------
+    code : int
+        The loss's number in ``LOSS_CODES``.
+    delta, label_smoothing : float
+
+    Example
+    -------
+    >>> loss_param(LOSS_CODES['huber'], 2.0, 0.0)
+    2.0
+    """
     delta = check_float(delta, "delta", low=0.0, low_open=True)
     label_smoothing = check_float(label_smoothing, "label_smoothing", low=0.0, high=1.0)
     name = LOSSES[code]

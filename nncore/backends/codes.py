@@ -39,7 +39,18 @@ SMOOTHED_LOSSES = ("binary_crossentropy", "categorical_crossentropy")
 
 
 def activation_name(name: str | None) -> str:
-    """Return the canonical activation name, or raise ValueError naming the choices."""
+    """Return the canonical activation name, or raise ValueError naming the choices.
+
+    Parameters
+    ----------
+    name : str or None
+        A name or alias (any case); None is linear.
+
+    Example
+    -------
+    >>> activation_name('Swish'), activation_name(None)
+    ('silu', 'linear')
+    """
     key = "linear" if name is None else name
     if not isinstance(key, str):
         raise TypeError(f"activation must be a string or None. Received: activation={name!r}")
@@ -51,7 +62,18 @@ def activation_name(name: str | None) -> str:
 
 
 def loss_name(name: str) -> str:
-    """Return the canonical loss name, or raise ValueError naming the choices."""
+    """Return the canonical loss name, or raise ValueError naming the choices.
+
+    Parameters
+    ----------
+    name : str
+        A name or alias (any case).
+
+    Example
+    -------
+    >>> loss_name('MSE')
+    'mean_squared_error'
+    """
     if not isinstance(name, str):
         raise TypeError(f"loss must be a string. Received: loss={name!r}")
     key = _LOSS_ALIASES.get(name.lower(), name.lower())
@@ -67,7 +89,20 @@ FUSED = {("softmax", "categorical_crossentropy"),
 
 
 def fuses(activation: str, loss: str, from_logits: bool) -> bool:
-    """True when a last layer's ``activation`` and the ``loss`` on its output fuse."""
+    """True when a last layer's ``activation`` and the ``loss`` on its output fuse.
+
+    Parameters
+    ----------
+    activation, loss : str
+        Canonical names.
+    from_logits : bool
+        True: the output is already logits, nothing to fuse.
+
+    Example
+    -------
+    >>> fuses('softmax', 'categorical_crossentropy', False)
+    True
+    """
     return not from_logits and (activation, loss) in FUSED
 
 
@@ -82,7 +117,13 @@ C_ENUMS = {
 
 
 def c_header() -> str:
-    """The text of csrc/codes.h: one C enum per table, then its count."""
+    """The text of csrc/codes.h: one C enum per table, then its count.
+
+    Example
+    -------
+    >>> print(c_header().splitlines()[5])
+    enum nnc_activation {
+    """
     lines = ["/* Written by setup.py from nncore/backends/codes.py at build time: edit that",
              " * file, not this one. */",
              "#ifndef NNCORE_CODES_H", "#define NNCORE_CODES_H", ""]

@@ -20,7 +20,16 @@ from nncore.backends.arrays import (
 
 
 class ParameterOps:
-    """Optimizer updates and parameter helpers of the backend interface."""
+    """Optimizer updates and parameter helpers of the backend interface.
+
+    Example
+    -------
+    >>> import numpy as np, nncore as nn
+    >>> ops = nn.get_backend('numpy')
+    >>> w, g = np.ones(2), np.array([0.5, -1.0])
+    >>> ops.sgd_update(w, g, learning_rate=0.1); w
+    array([0.95, 1.1 ])
+    """
 
     # ------------------------------------------------------------- optimizer updates
     def sgd_update(self, param: np.ndarray, grad: np.ndarray,
@@ -33,6 +42,21 @@ class ParameterOps:
         ``v = momentum * v - lr * g``, then ``w += v``, or with Nesterov
         ``w += momentum * v - lr * g``. Every update here first applies Keras 3's
         decoupled weight decay ``w -= lr * weight_decay * w``.
+
+        Parameters
+        ----------
+        param : ndarray
+            Writeable float32/float64 weights, updated in place.
+        grad : ndarray
+            Their gradient: same shape and dtype.
+        velocity : ndarray or None
+            State of param's shape, updated in place; required when momentum > 0.
+        learning_rate : float
+            >= 0.
+        momentum : float in [0, 1], default 0.0
+        nesterov : bool, default False
+        weight_decay : float, default 0.0
+            Decoupled decay, applied first.
         """
         w, g, (v,) = self._update_args(param, grad, velocity=velocity)
         lr, wd = self._lr_wd(learning_rate, weight_decay)
@@ -48,6 +72,21 @@ class ParameterOps:
 
         ``acc += g**2``; ``w -= lr * g / sqrt(acc + epsilon)``. Keras starts ``acc`` at
         ``initial_accumulator_value`` (0.1); the caller owns that state.
+
+        Parameters
+        ----------
+        param : ndarray
+            Writeable float32/float64 weights, updated in place.
+        grad : ndarray
+            Their gradient: same shape and dtype.
+        accumulator : ndarray
+            State of param's shape and dtype, updated in place.
+        learning_rate : float
+            >= 0.
+        epsilon : float, default 1e-7
+            Added to the denominator.
+        weight_decay : float, default 0.0
+            Decoupled decay, applied first.
         """
         w, g, (acc,) = self._update_args(param, grad, accumulator=accumulator)
         lr, wd = self._lr_wd(learning_rate, weight_decay)
@@ -68,6 +107,28 @@ class ParameterOps:
         ``a = rho * a + (1 - rho) * g`` and uses ``v - a**2``; the step is
         ``s = lr * g / sqrt(denominator + epsilon)``; with momentum
         ``mom = momentum * mom + s; w -= mom``, else ``w -= s``.
+
+        Parameters
+        ----------
+        param : ndarray
+            Writeable float32/float64 weights, updated in place.
+        grad : ndarray
+            Their gradient: same shape and dtype.
+        velocity : ndarray
+            State of param's shape and dtype, updated in place.
+        momentum_buffer : ndarray or None
+            Required when momentum > 0.
+        average_gradient : ndarray or None
+            Required when centered.
+        learning_rate : float
+            >= 0.
+        rho : float in [0, 1], default 0.9
+        momentum : float in [0, 1], default 0.0
+        epsilon : float, default 1e-7
+            Added to the denominator.
+        centered : bool, default False
+        weight_decay : float, default 0.0
+            Decoupled decay, applied first.
         """
         w, g, (v, mom, avg) = self._update_args(
             param, grad, velocity=velocity, momentum_buffer=momentum_buffer,
@@ -97,6 +158,27 @@ class ParameterOps:
         ``alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)``. AdamW (Loshchilov &
         Hutter, 2019) is this with ``weight_decay`` > 0, applied first as
         ``w -= lr * weight_decay * w``.
+
+        Parameters
+        ----------
+        param : ndarray
+            Writeable float32/float64 weights, updated in place.
+        grad : ndarray
+            Their gradient: same shape and dtype.
+        m, v : ndarray
+            First and second moments, of param's shape, updated in place.
+        vhat : ndarray or None
+            Required when amsgrad.
+        step : int
+            The step ``t``, from 1.
+        learning_rate : float
+            >= 0.
+        beta_1, beta_2 : float in [0, 1), defaults 0.9 and 0.999
+        epsilon : float, default 1e-7
+            Added to the denominator.
+        amsgrad : bool, default False
+        weight_decay : float, default 0.0
+            Decoupled decay, applied first.
         """
         w, g, (m, v, vhat) = self._update_args(param, grad, m=m, v=v, vhat=vhat)
         lr, wd = self._lr_wd(learning_rate, weight_decay)
@@ -136,14 +218,30 @@ class ParameterOps:
 
     # ------------------------------------------------------------- helpers
     def regularization_loss(self, W: np.ndarray, *, l1: float = 0.0, l2: float = 0.0) -> float:
-        """``l1 * sum(|W|) + l2 * sum(W**2)``, as keras.regularizers.L1L2."""
+        """``l1 * sum(|W|) + l2 * sum(W**2)``, as keras.regularizers.L1L2.
+
+        Parameters
+        ----------
+        W : ndarray
+            float32/float64 weights.
+        l1, l2 : float >= 0, default 0.0
+        """
         W = as_float_array(W, "W")
         l1, l2 = check_float(l1, "l1", low=0.0), check_float(l2, "l2", low=0.0)
         return self._regularization_loss(W.reshape(-1), l1, l2)
 
     def add_regularization_grad(self, W: np.ndarray, dW: np.ndarray, *, l1: float = 0.0,
                                 l2: float = 0.0) -> np.ndarray:
-        """``dW += l1 * sign(W) + 2 * l2 * W`` in place (the gradient of the penalty)."""
+        """``dW += l1 * sign(W) + 2 * l2 * W`` in place (the gradient of the penalty).
+
+        Parameters
+        ----------
+        W : ndarray
+            float32/float64 weights.
+        dW : ndarray
+            Their gradient, added to in place; returned.
+        l1, l2 : float >= 0, default 0.0
+        """
         W = as_float_array(W, "W")
         dW = _inplace(dW, "dW", W.shape, W.dtype)
         _check_no_overlap(dW, "dW", W=W)
@@ -158,6 +256,16 @@ class ParameterOps:
         ``u`` are uniforms drawn from ``rng`` (a numpy Generator, so the same seed gives
         the same mask on every backend). Multiplying activations by the mask keeps their
         expected value, so inference needs no rescaling.
+
+        Parameters
+        ----------
+        shape : sequence of int
+        rate : float in [0, 1)
+            Drop probability.
+        rng : numpy.random.Generator
+        dtype : float32 or float64, default float32
+        out : ndarray or None
+            Written in place and returned if given.
         """
         rate = check_float(rate, "rate", low=0.0, high=1.0, high_open=True)
         if not isinstance(rng, np.random.Generator):
@@ -184,7 +292,15 @@ class ParameterOps:
         return mask
 
     def clip_by_value(self, grad: np.ndarray, clipvalue: float) -> np.ndarray:
-        """Clip every element of ``grad`` to [-clipvalue, clipvalue] in place."""
+        """Clip every element of ``grad`` to [-clipvalue, clipvalue] in place.
+
+        Parameters
+        ----------
+        grad : ndarray
+            Clipped in place and returned.
+        clipvalue : float
+            >= 0.
+        """
         g = _inplace(grad, "grad", None, None)
         c = check_float(clipvalue, "clipvalue", low=0.0)
         self._clip_by_value(g.reshape(-1), c)
@@ -192,18 +308,39 @@ class ParameterOps:
 
     def clip_by_norm(self, grad: np.ndarray, clipnorm: float) -> float:
         """Rescale ``grad`` in place so its L2 norm is at most ``clipnorm``; return the norm
-        before clipping (Keras ``clipnorm``: each tensor on its own)."""
+        before clipping (Keras ``clipnorm``: each tensor on its own).
+
+        Parameters
+        ----------
+        grad : ndarray
+            Rescaled in place.
+        clipnorm : float
+            > 0.
+        """
         # Checked here so that a refusal names this op's argument, not "grads".
         return self.clip_by_global_norm([_inplace(grad, "grad", None, None)], clipnorm)
 
     def global_norm(self, grads: Sequence[np.ndarray]) -> float:
-        """``sqrt(sum of squares of every element of every array)``."""
+        """``sqrt(sum of squares of every element of every array)``.
+
+        Parameters
+        ----------
+        grads : sequence of ndarray
+        """
         return math.sqrt(sum(self._sum_squares(as_float_array(g, "grads").reshape(-1))
                              for g in grads))
 
     def clip_by_global_norm(self, grads: Sequence[np.ndarray], clipnorm: float) -> float:
         """Scale all ``grads`` in place by ``clipnorm / max(norm, clipnorm)`` where ``norm``
-        is their global norm (Keras ``global_clipnorm``); return that norm."""
+        is their global norm (Keras ``global_clipnorm``); return that norm.
+
+        Parameters
+        ----------
+        grads : sequence of ndarray
+            Disjoint arrays, rescaled in place.
+        clipnorm : float
+            > 0.
+        """
         c = check_float(clipnorm, "clipnorm", low=0.0, low_open=True)
         flat = [_inplace(g, "grads", None, None).reshape(-1) for g in grads]
         _check_disjoint(flat, "grads")

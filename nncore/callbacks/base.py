@@ -9,23 +9,106 @@ from nncore._checks import check_int
 
 
 class Callback:
-    """Base class; ``self.model`` is set by ``fit`` before training starts."""
+    """Base class; ``self.model`` is set by ``fit`` before training starts.
+
+    Override the hooks you need; ``fit`` calls them in this order: ``on_train_begin``,
+    then per epoch ``on_epoch_begin``, per batch ``on_train_batch_begin`` and
+    ``on_train_batch_end``, then ``on_epoch_end``; finally ``on_train_end``.
+
+    Example
+    -------
+    >>> import nncore as nn
+    >>> class Stop(nn.callbacks.Callback):
+    ...     def on_epoch_end(self, epoch, logs=None):
+    ...         self.model.stop_training = logs["loss"] < 0.1
+    >>> Stop().on_train_begin()
+    """
 
     model = None
 
     def set_model(self, model) -> None:
+        """Give the callback the model being trained (``self.model``).
+
+        Parameters
+        ----------
+        model : Sequential
+        """
         self.model = model
 
-    def on_train_begin(self, logs=None): ...
-    def on_train_end(self, logs=None): ...
-    def on_epoch_begin(self, epoch: int, logs=None): ...
-    def on_epoch_end(self, epoch: int, logs=None): ...
-    def on_train_batch_begin(self, batch: int, logs=None): ...
-    def on_train_batch_end(self, batch: int, logs=None): ...
+    def on_train_begin(self, logs=None):
+        """Called once as ``fit`` starts.
+
+        Parameters
+        ----------
+        logs : dict or None
+            None from ``fit``.
+        """
+
+    def on_train_end(self, logs=None):
+        """Called once as ``fit`` ends (also after ``stop_training``).
+
+        Parameters
+        ----------
+        logs : dict or None
+            None from ``fit``.
+        """
+
+    def on_epoch_begin(self, epoch: int, logs=None):
+        """Called as an epoch starts.
+
+        Parameters
+        ----------
+        epoch : int
+            Its index, from 0 (from ``initial_epoch`` when resuming).
+        logs : dict or None
+            None from ``fit``.
+        """
+
+    def on_epoch_end(self, epoch: int, logs=None):
+        """Called as an epoch ends, with its results.
+
+        Parameters
+        ----------
+        epoch : int
+            Its index, from 0.
+        logs : dict
+            Metric name -> value over the epoch: ``loss``, each metric, and with
+            validation data ``val_loss`` and ``val_<metric>``.
+        """
+
+    def on_train_batch_begin(self, batch: int, logs=None):
+        """Called before a training step.
+
+        Parameters
+        ----------
+        batch : int
+            The step's index in the epoch, from 0.
+        logs : dict or None
+            None from ``fit``.
+        """
+
+    def on_train_batch_end(self, batch: int, logs=None):
+        """Called after a training step.
+
+        Parameters
+        ----------
+        batch : int
+            The step's index in the epoch, from 0.
+        logs : dict
+            The running means over the epoch so far (``loss`` and the metrics).
+        """
 
 
 class History(Callback):
-    """Records the logs of each epoch: ``history.history["loss"]`` is a list per epoch."""
+    """Records the logs of each epoch: ``history.history["loss"]`` is a list per epoch.
+
+    Example
+    -------
+    >>> import nncore as nn
+    >>> h = nn.callbacks.History()
+    >>> h.on_epoch_end(0, {'loss': 0.5}); h.history
+    {'loss': [0.5]}
+    """
 
     def __init__(self):
         self.history: dict[str, list[float]] = {}
@@ -37,7 +120,15 @@ class History(Callback):
             self.history.setdefault(key, []).append(value)
 
     def plot(self, keys=None, ax=None):
-        """Plot the recorded curves with matplotlib (an optional extra: nncore[plot])."""
+        """Plot the recorded curves with matplotlib (an optional extra: nncore[plot]).
+
+        Parameters
+        ----------
+        keys : list of str or None
+            The logged values to draw; None for all.
+        ax : matplotlib Axes or None
+            Where to draw; None for the current axes.
+        """
         try:
             import matplotlib.pyplot as plt
         except ImportError as exc:
@@ -59,6 +150,15 @@ class ProgbarLogger(Callback):
     under the bar (see :mod:`nncore.progress`). ``verbose=2``: one line per epoch,
     ``Epoch 1/10 - 8/8 - 0s - 2ms/step - loss: 0.4312 - ...``. Written to ``sys.stderr``,
     so that the standard output holds only a program's results.
+
+    Parameters
+    ----------
+    steps : int
+        Batches per epoch.
+    epochs : int
+        Number of epochs, for ``Epoch i/epochs``.
+    verbose : {1, 2}, default 1
+        1: a progress bar; 2: one line per epoch.
 
     Example
     -------
@@ -101,6 +201,15 @@ class LambdaCallback(Callback):
     """A callback made of functions, as keras.callbacks.LambdaCallback: each argument,
     when given, is called at that point with the same arguments as the method (``epoch``
     or ``batch``, and ``logs``; ``logs`` only for the train hooks).
+
+    Parameters
+    ----------
+    on_epoch_begin, on_epoch_end : callable or None
+        ``fn(epoch, logs)``.
+    on_train_begin, on_train_end : callable or None
+        ``fn(logs)``.
+    on_train_batch_begin, on_train_batch_end : callable or None
+        ``fn(batch, logs)``.
 
     Example
     -------

@@ -13,7 +13,27 @@ from nncore.callbacks.monitor import better
 class ModelCheckpoint(Callback):
     """Save the model after each epoch to ``filepath`` (which may hold ``{epoch}`` and log
     keys, e.g. ``"model-{epoch:02d}-{val_loss:.3f}.nnc"``); with ``save_best_only`` only
-    when ``monitor`` improved."""
+    when ``monitor`` improved.
+
+    Parameters
+    ----------
+    filepath : str or path
+        Where to save (``.nnc``), a format string of ``epoch`` (from 1) and the logs.
+    monitor : str, default 'val_loss'
+        The logged value to watch.
+    verbose : int, default 0
+        1 prints a line when it acts.
+    save_best_only : bool, default False
+        Save only when ``monitor`` improved.
+    mode : {'auto', 'min', 'max'}, default 'auto'
+        Whether lower or higher is better; 'auto': higher for accuracies and AUC.
+
+    Example
+    -------
+    >>> import nncore as nn
+    >>> nn.callbacks.ModelCheckpoint('model-{epoch:02d}.nnc', save_best_only=True).mode
+    'min'
+    """
 
     def __init__(self, filepath, monitor: str = "val_loss", verbose: int = 0,
                  save_best_only: bool = False, mode: str = "auto"):
@@ -53,6 +73,14 @@ class CSVLogger(Callback):
     """Write each epoch's logs to a CSV file, as keras.callbacks.CSVLogger: a header
     ``epoch,<keys in sorted order>``, then one row per epoch (epochs counted from 0);
     ``append`` continues an existing file instead of replacing it.
+
+    Parameters
+    ----------
+    filename : str or path
+        The CSV file.
+    separator : str, default ','
+    append : bool, default False
+        Add to an existing file instead of replacing it.
 
     Example
     -------
@@ -102,6 +130,13 @@ class BackupAndRestore(Callback):
     model takes that state and training goes on from the epoch after it, so the run ends
     as an uninterrupted one would. A ``fit`` that completes deletes the backup (unless
     ``delete_checkpoint=False``).
+
+    Parameters
+    ----------
+    backup_dir : str or path
+        Directory of the backup.
+    delete_checkpoint : bool, default True
+        Delete the backup when ``fit`` completes.
 
     Example
     -------

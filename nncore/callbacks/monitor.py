@@ -13,6 +13,20 @@ from nncore.optimizers import schedules
 
 
 def better(mode: str, monitor: str):
+    """``(is_better(a, b), mode)`` for a monitored value, ``mode`` resolved from 'auto'.
+
+    Parameters
+    ----------
+    mode : {'auto', 'min', 'max'}
+    monitor : str
+        The logged value's name ('auto' picks 'max' for accuracies and AUC).
+
+    Example
+    -------
+    >>> is_better, mode = better('auto', 'val_accuracy')
+    >>> mode, is_better(0.9, 0.8)
+    ('max', True)
+    """
     if not isinstance(monitor, str):
         raise TypeError(f"monitor must be the name of a logged value such as 'val_loss'. "
                         f"Received: monitor={monitor!r}")
@@ -38,6 +52,25 @@ class EarlyStopping(Callback):
     ``restore_best_weights`` brings back the NaN epoch's weights). Here the first finite
     value is the first best, and NaN epochs count towards the wait as any epoch without
     improvement does.
+
+    Parameters
+    ----------
+    monitor : str, default 'val_loss'
+        The logged value to watch.
+    min_delta : float, default 0.0
+        The smallest change that counts as an improvement.
+    patience : int, default 0
+        Epochs without improvement before stopping.
+    verbose : int, default 0
+        1 prints a line when it acts.
+    mode : {'auto', 'min', 'max'}, default 'auto'
+        Whether lower or higher is better; 'auto': higher for accuracies and AUC.
+    baseline : float or None
+        A value the monitored one must also beat.
+    restore_best_weights : bool, default False
+        Put back the best epoch's weights at the end.
+    start_from_epoch : int, default 0
+        Epochs to wait before watching (warm-up).
 
     Example
     -------
@@ -120,6 +153,11 @@ class TerminateOnNaN(Callback):
     copies the weights once per batch into buffers made at the start (no allocation per
     step); the optimizer's state is not restored, so compile again before resuming.
 
+    Parameters
+    ----------
+    restore_weights : bool, default False
+        Put back the last weights with a finite loss.
+
     Example
     -------
     >>> import nncore as nn
@@ -165,7 +203,22 @@ class TerminateOnNaN(Callback):
 
 class LearningRateScheduler(Callback):
     """Set the optimizer's learning rate at each epoch start to ``schedule(epoch, lr)``
-    (or ``schedule(epoch)`` for a one-argument function, as Keras allows)."""
+    (or ``schedule(epoch)`` for a one-argument function, as Keras allows).
+
+    Parameters
+    ----------
+    schedule : callable
+        ``schedule(epoch, lr) -> new lr`` (epoch from 0), or ``schedule(epoch)``.
+    verbose : int, default 0
+        1 prints a line when it acts.
+
+    Example
+    -------
+    >>> import nncore as nn
+    >>> cb = nn.callbacks.LearningRateScheduler(lambda epoch, lr: lr / 2)
+    >>> cb.schedule(3, 0.1)
+    0.05
+    """
 
     def __init__(self, schedule, verbose: int = 0):
         if not callable(schedule):
@@ -206,6 +259,25 @@ class ReduceLROnPlateau(Callback):
     than ``min_delta`` for ``patience`` epochs, as keras.callbacks.ReduceLROnPlateau: then
     wait ``cooldown`` epochs before counting again, and never go below ``min_lr``. The
     learning rate is logged each epoch (``logs["learning_rate"]``).
+
+    Parameters
+    ----------
+    monitor : str, default 'val_loss'
+        The logged value to watch.
+    factor : float in [0, 1), default 0.1
+        The rate is multiplied by it.
+    patience : int, default 10
+        Epochs without improvement before reducing.
+    verbose : int, default 0
+        1 prints a line when it acts.
+    mode : {'auto', 'min', 'max'}, default 'auto'
+        Whether lower or higher is better; 'auto': higher for accuracies and AUC.
+    min_delta : float, default 1e-4
+        The smallest change that counts as an improvement.
+    cooldown : int, default 0
+        Epochs to wait after a reduction.
+    min_lr : float, default 0.0
+        The lowest rate.
 
     Example
     -------
@@ -273,6 +345,11 @@ class GradientMonitor(Callback):
     every sample of ``x``. Gradients that shrink from the last layer to the first are
     vanishing; growing ones explode (the course's lesson 10): ``nn.plot.gradients``
     draws them.
+
+    Parameters
+    ----------
+    x : array-like of shape (n, features) or None
+        A sample for the output statistics; None records the gradient norms only.
 
     Example
     -------

@@ -15,6 +15,14 @@ from nncore.layers.base import Layer
 class Activation(Layer):
     """keras.layers.Activation: no weights, ``Y = act(X)``.
 
+    Parameters
+    ----------
+    activation : str, callable or pair
+        A name, a function of :mod:`nncore.activations`, or an activation of your own.
+    **kwargs
+        ``input_dim``, ``input_shape``, ``name``, ``trainable``: see
+        :class:`~nncore.layers.base.Layer`.
+
     Example
     -------
     >>> import nncore as nn
@@ -61,6 +69,14 @@ class LeakyReLU(Activation):
     ``alpha=`` is taken for ``negative_slope`` with a warning, as Keras 3 does. As the
     ``activation`` of a Dense layer it sets that layer's slope.
 
+    Parameters
+    ----------
+    negative_slope : float, default 0.3
+        Slope for ``x <= 0`` (Keras's layer default), >= 0.
+    **kwargs
+        ``input_dim``, ``input_shape``, ``name``, ``trainable``: see
+        :class:`~nncore.layers.base.Layer`.
+
     Example
     -------
     >>> import nncore as nn
@@ -88,6 +104,14 @@ class LeakyReLU(Activation):
 class ELU(Activation):
     """keras.layers.ELU: ``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere.
 
+    Parameters
+    ----------
+    alpha : float, default 1.0
+        Scale of the negative part.
+    **kwargs
+        ``input_dim``, ``input_shape``, ``name``, ``trainable``: see
+        :class:`~nncore.layers.base.Layer`.
+
     Example
     -------
     >>> import nncore as nn
@@ -107,6 +131,14 @@ class ELU(Activation):
 
 class Softmax(Activation):
     """keras.layers.Softmax over the last axis (the only one a Dense stack has).
+
+    Parameters
+    ----------
+    axis : int, default -1
+        Only -1 (or 1, the same axis) is accepted.
+    **kwargs
+        ``input_dim``, ``input_shape``, ``name``, ``trainable``: see
+        :class:`~nncore.layers.base.Layer`.
 
     Example
     -------
@@ -137,7 +169,17 @@ def resolve(activation) -> tuple[str, float, activations.CustomActivation | None
     ELU layer (its slope or alpha), one serialized as a model file stores it
     (``{"class_name": ..., "config": {...}}``), or an activation of your own
     (:class:`~nncore.activations.CustomActivation` or a pair ``(fn, gradient)``), whose
-    derivative is checked here (the kernels then run it as linear)."""
+    derivative is checked here (the kernels then run it as linear).
+
+    Parameters
+    ----------
+    activation : str, callable, layer, dict, CustomActivation, pair or None
+
+    Example
+    -------
+    >>> resolve('relu')[:2], resolve(LeakyReLU(0.1))[:2]
+    (('relu', 0.0), ('leaky_relu', 0.1))
+    """
     if isinstance(activation, tuple) and len(activation) == 2:
         activation = activations.CustomActivation(*activation)
     if isinstance(activation, activations.CustomActivation):
@@ -162,7 +204,20 @@ def resolve(activation) -> tuple[str, float, activations.CustomActivation | None
 
 def serialize(name: str, alpha: float):
     """The config form of :func:`resolve`'s result: the name, or the parametric layer's
-    config when the parameter is not the activation's default."""
+    config when the parameter is not the activation's default.
+
+    Parameters
+    ----------
+    name : str
+        The kernel name.
+    alpha : float
+        Its parameter.
+
+    Example
+    -------
+    >>> serialize('leaky_relu', 0.1)
+    {'class_name': 'LeakyReLU', 'config': {'negative_slope': 0.1}}
+    """
     if alpha == DEFAULT_ALPHA.get(name, 0.0):
         return name
     if name == "leaky_relu":

@@ -26,6 +26,25 @@ class Layer:
     Subclasses set ``params`` (trainable arrays, Keras order), ``grads`` (same shapes),
     ``weight_names``, and optionally ``state`` (non-trainable arrays such as moving
     averages), and implement ``output_dim``, ``forward``, ``backward``.
+
+    Parameters
+    ----------
+    input_dim : int or None
+        Number of input features, for a model's first layer; else learned at build.
+    input_shape : tuple of one int or None
+        Keras's spelling of ``input_dim``: ``(4,)``.
+    name : str or None
+        Shown by ``summary``; None for a generated one.
+    trainable : bool, default True
+        False freezes the weights (``fit`` leaves them as they are).
+
+    Example
+    -------
+    >>> import numpy as np, nncore as nn
+    >>> layer = nn.layers.Dense(2, input_dim=3, kernel_initializer='ones')
+    >>> layer.build(3, np.float64, nn.get_backend(), np.random.default_rng(0))
+    >>> layer.forward([[1.0, 2.0, 3.0]]), layer.count_params()
+    (array([[6., 6.]]), 8)
     """
 
     def __init__(self, *, input_dim: int | None = None, input_shape=None,
@@ -62,7 +81,19 @@ class Layer:
     # ------------------------------------------------------------ lifecycle
     def build(self, input_dim: int, dtype: np.dtype, ops: Backend,
               rng: np.random.Generator) -> None:
-        """Record the input width, backend and dtype; subclasses create weights here."""
+        """Record the input width, backend and dtype; subclasses create weights here.
+
+        Parameters
+        ----------
+        input_dim : int
+            Number of input features.
+        dtype : numpy dtype
+            float32 or float64.
+        ops : Backend
+            The backend computing the layer.
+        rng : numpy.random.Generator
+            Draws the initial weights.
+        """
         if self.input_dim is not None and self.input_dim != input_dim:
             raise ValueError(f"Layer {self.name!r} expects {self.input_dim} input features. "
                              f"Received: {input_dim}")
@@ -72,11 +103,24 @@ class Layer:
         self.built = True
 
     def output_dim(self, input_dim: int) -> int:
+        """Number of output features for ``input_dim`` input features.
+
+        Parameters
+        ----------
+        input_dim : int
+            Number of input features.
+        """
         return input_dim
 
     def weight_shapes(self, input_dim: int) -> list[tuple[int, ...]]:
         """Shapes of ``params + state`` (Keras order) for inputs of ``input_dim`` features,
-        known without building."""
+        known without building.
+
+        Parameters
+        ----------
+        input_dim : int
+            Number of input features.
+        """
         return []
 
     def forward(self, X, training: bool = False) -> np.ndarray:
@@ -84,6 +128,11 @@ class Layer:
 
         With ``training`` the pass is a training one (dropout draws a mask, batch
         normalization uses the batch's statistics) and ``backward`` may follow it.
+
+        Parameters
+        ----------
+        X : array-like, shape (n, input_dim)
+        training : bool, default False
         """
         if not self.built:
             raise ValueError(f"Layer {self.name!r} is not built: call build() or add it to "
@@ -96,11 +145,27 @@ class Layer:
         return self.call(X, bool(training)).copy()
 
     def call(self, X: np.ndarray, training: bool) -> np.ndarray:
-        """The output for a checked batch ``X``, in a buffer the next pass reuses."""
+        """The output for a checked batch ``X``, in a buffer the next pass reuses.
+
+        Parameters
+        ----------
+        X : ndarray, shape (n, input_dim)
+            Of the layer's dtype, C-contiguous.
+        training : bool
+            A training pass keeps what ``backward`` needs.
+        """
         raise NotImplementedError
 
     def backward(self, dY: np.ndarray, need_dX: bool) -> np.ndarray | None:
-        """Write the parameter gradients into ``grads``; return dL/dX if ``need_dX``."""
+        """Write the parameter gradients into ``grads``; return dL/dX if ``need_dX``.
+
+        Parameters
+        ----------
+        dY : ndarray, shape (n, output_dim)
+            dL/dY of the last training pass.
+        need_dX : bool
+            False for a first layer: dL/dX is not computed.
+        """
         raise NotImplementedError
 
     def _training_pass(self):
@@ -145,12 +210,21 @@ class Layer:
     # ------------------------------------------------------------ weights
     def adopt(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         """Use ``params`` and ``grads`` (views the model made of its flat buffers, equal in
-        value) in place of this layer's own arrays."""
+        value) in place of this layer's own arrays.
+
+        Parameters
+        ----------
+        params : list of ndarray
+            Views for ``params``, of their shapes.
+        grads : list of ndarray
+            Views for ``grads``.
+        """
         for name, view in zip(self.weight_names, params):
             setattr(self, name, view)
         self.params, self.grads = list(params), list(grads)
 
     def count_params(self) -> int:
+        """Number of weights, trainable and not."""
         return sum(p.size for p in self.params) + sum(s.size for s in self.state)
 
     def get_weights(self) -> list[np.ndarray]:
@@ -158,7 +232,13 @@ class Layer:
         return [w.copy() for w in self.params + self.state]
 
     def set_weights(self, weights) -> None:
-        """Copy ``weights`` into this layer's arrays (shapes must match exactly)."""
+        """Copy ``weights`` into this layer's arrays (shapes must match exactly).
+
+        Parameters
+        ----------
+        weights : list of array-like
+            As :meth:`get_weights` returns them.
+        """
         for target, value in zip(self.params + self.state, weights):
             target[...] = value
 
@@ -167,6 +247,7 @@ class Layer:
         return []
 
     def get_config(self) -> dict:
+        """The constructor's arguments, as a dict (Keras's ``get_config``)."""
         return {"name": self.name, "trainable": self.trainable}
 
     def __repr__(self) -> str:

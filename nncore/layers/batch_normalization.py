@@ -19,6 +19,24 @@ class BatchNormalization(Layer):
     layer over ``d`` features has ``2 d`` trainable and ``2 d`` non-trainable parameters.
     It eases vanishing and exploding gradients by keeping activations in a steady range.
 
+    Parameters
+    ----------
+    momentum : float in [0, 1], default 0.99
+        ``moving = momentum * moving + (1 - momentum) * batch``.
+    epsilon : float, default 1e-3
+        Added to the variance, > 0.
+    center : bool, default True
+        Learn ``beta``.
+    scale : bool, default True
+        Learn ``gamma``.
+    beta_initializer, gamma_initializer : str or Initializer
+        Defaults 'zeros' and 'ones'.
+    moving_mean_initializer, moving_variance_initializer : str or Initializer
+        Defaults 'zeros' and 'ones'.
+    **kwargs
+        ``input_dim``, ``input_shape``, ``name``, ``trainable``: see
+        :class:`~nncore.layers.base.Layer`.
+
     Example
     -------
     >>> import nncore as nn

@@ -19,6 +19,25 @@ class Dense(Layer):
     function of :mod:`nncore.activations`, or a LeakyReLU or ELU layer to set the slope
     (the course's leaky ReLU takes 0.001: ``activation=nn.layers.LeakyReLU(0.001)``).
 
+    Parameters
+    ----------
+    units : int
+        Number of outputs, >= 1.
+    activation : str, callable, layer, pair or None, default None
+        See above; a pair ``(fn, gradient)`` is a
+        :class:`~nncore.activations.CustomActivation`.
+    use_bias : bool, default True
+        Add ``b``.
+    kernel_initializer : str or Initializer, default 'glorot_uniform'
+    bias_initializer : str or Initializer, default 'zeros'
+    kernel_regularizer : str, L1L2 or None
+        Penalty on ``W`` added to the loss.
+    bias_regularizer : str, L1L2 or None
+        Penalty on ``b``.
+    **kwargs
+        ``input_dim``, ``input_shape``, ``name``, ``trainable``: see
+        :class:`~nncore.layers.base.Layer`.
+
     Example
     -------
     >>> import nncore as nn

@@ -12,6 +12,16 @@ class Dropout(Layer):
     zeroed with probability ``rate`` and the survivors scaled by ``1 / (1 - rate)``, so
     inference is the identity with no rescaling.
 
+    Parameters
+    ----------
+    rate : float in [0, 1)
+        Probability of zeroing an input.
+    seed : int or None
+        Seed of the masks; None draws one from the model's seed.
+    **kwargs
+        ``input_dim``, ``input_shape``, ``name``, ``trainable``: see
+        :class:`~nncore.layers.base.Layer`.
+
     Example
     -------
     >>> import nncore as nn

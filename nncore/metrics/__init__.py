@@ -52,7 +52,22 @@ def get(identifier, loss: str | None = None) -> tuple[str, object]:
     """``(name shown in logs, metric)``, the metric a function or a fresh :class:`Metric`.
 
     ``identifier`` is a name (``"accuracy"``/``"acc"`` resolve by ``loss``), a function, a
-    Metric instance or class, or a Metric as :func:`serialize` writes it."""
+    Metric instance or class, or a Metric as :func:`serialize` writes it.
+
+    Parameters
+    ----------
+    identifier : str, callable, Metric, Metric subclass or dict
+        As above.
+    loss : str, optional
+        The compiled loss's name, which decides what ``'accuracy'`` is.
+
+    Example
+    -------
+    >>> get('acc', loss='binary_crossentropy')[1].__name__
+    'binary_accuracy'
+    >>> get('auc')
+    ('auc', AUC(name='auc'))
+    """
     if isinstance(identifier, Metric):
         return identifier.name, identifier.fresh()
     if isinstance(identifier, type) and issubclass(identifier, Metric):
@@ -89,7 +104,18 @@ def get(identifier, loss: str | None = None) -> tuple[str, object]:
 
 def serialize(spec):
     """What a model file stores of a ``compile`` metric: its name, or a Metric's class
-    and config; None for a function of your own (files hold no code)."""
+    and config; None for a function of your own (files hold no code).
+
+    Parameters
+    ----------
+    spec : str, Metric, Metric subclass or callable
+        A metric as given to ``compile``.
+
+    Example
+    -------
+    >>> serialize('mae'), serialize(Precision(threshold=0.7)), serialize(len)
+    ('mae', {'class_name': 'Precision', 'config': {'threshold': 0.7, 'name': 'precision'}}, None)
+    """
     if isinstance(spec, str):
         return spec
     if isinstance(spec, Metric):

@@ -43,22 +43,48 @@ def _arrays(y_true, y_pred, sample_weight):
 
 
 class Metric:
-    """Base class: a named accumulator over batches (Keras's Metric interface)."""
+    """Base class: a named accumulator over batches (Keras's Metric interface).
+
+    Parameters
+    ----------
+    name : str
+        Shown in the logs.
+
+    Example
+    -------
+    >>> m = Precision()
+    >>> m.update_state([1, 0], [0.9, 0.8]); m.result()
+    0.5
+    >>> m.reset_state(); m.result()
+    0.0
+    """
 
     def __init__(self, name: str):
         self.name = name
         self.reset_state()
 
     def reset_state(self) -> None:
+        """Forget every batch seen (fit calls it at each epoch's start)."""
         raise NotImplementedError
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+        """Accumulate one batch.
+
+        Parameters
+        ----------
+        y_true : array-like, shape (n,) or (n, d)
+        y_pred : array-like, shape (n,) or (n, d)
+        sample_weight : array-like, shape (n,), optional
+            Weights of the samples (default 1).
+        """
         raise NotImplementedError
 
     def result(self) -> float:
+        """The metric over every batch since the last reset, a float."""
         raise NotImplementedError
 
     def get_config(self) -> dict:
+        """The constructor's arguments, as a dict."""
         return {"name": self.name}
 
     def fresh(self) -> Metric:
@@ -98,6 +124,13 @@ class _Confusion(Metric):
 class Precision(_Confusion):
     """``TP / (TP + FP)``: of the outputs predicted positive, the fraction that are.
 
+    Parameters
+    ----------
+    threshold : float in [0, 1], default 0.5
+        An output above it is predicted positive (a target above 0.5 is positive).
+    name : str, default 'precision'
+        Shown in the logs.
+
     Example
     -------
     >>> import nncore as nn
@@ -114,6 +147,13 @@ class Precision(_Confusion):
 
 class Recall(_Confusion):
     """``TP / (TP + FN)``: of the positive outputs, the fraction predicted positive.
+
+    Parameters
+    ----------
+    threshold : float in [0, 1], default 0.5
+        An output above it is predicted positive (a target above 0.5 is positive).
+    name : str, default 'recall'
+        Shown in the logs.
 
     Example
     -------
@@ -139,6 +179,14 @@ class F1Score(Metric):
     fit's logs hold one number per metric, where Keras's default None gives one per
     class), ``"micro"`` (from the summed counts) or ``"weighted"`` (by each class's
     weighted support).
+
+    Parameters
+    ----------
+    average : {'macro', 'micro', 'weighted'}, default 'macro'
+    threshold : float in [0, 1] or None, default None
+        None: the row's largest output is its prediction.
+    name : str, default 'f1_score'
+        Shown in the logs.
 
     Example
     -------
@@ -200,6 +248,11 @@ class AUC(Metric):
     output of every sample seen (Keras's ``multi_label=False``). Keras approximates it
     with 200 thresholds; this keeps the scores and ranks them.
 
+    Parameters
+    ----------
+    name : str, default 'auc'
+        Shown in the logs.
+
     Example
     -------
     >>> import nncore as nn
@@ -239,6 +292,11 @@ class AUC(Metric):
 class RootMeanSquaredError(Metric):
     """``sqrt(sum(w (y_pred - y_true)**2) / sum(w))`` over every output of every sample.
 
+    Parameters
+    ----------
+    name : str, default 'root_mean_squared_error'
+        Shown in the logs.
+
     Example
     -------
     >>> import nncore as nn
@@ -267,6 +325,15 @@ class R2Score(Metric):
     (``"uniform_average"``) or weighted by each output's variance
     (``"variance_weighted"``), as keras.metrics.R2Score; ``num_regressors`` > 0 gives the
     adjusted R² ``1 - (1 - R²) (n - 1) / (n - p - 1)``.
+
+    Parameters
+    ----------
+    class_aggregation : {'uniform_average', 'variance_weighted'}
+        How outputs are combined; default 'uniform_average'.
+    num_regressors : int, default 0
+        ``p`` of the adjusted R²; 0 for plain R².
+    name : str, default 'r2_score'
+        Shown in the logs.
 
     Example
     -------

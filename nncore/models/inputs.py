@@ -12,7 +12,16 @@ from nncore.exceptions import NotCompiledError
 
 
 class Inputs:
-    """The input checks of :class:`~nncore.models.Sequential`."""
+    """The input checks of :class:`~nncore.models.Sequential`.
+
+    Example
+    -------
+    >>> import nncore as nn
+    >>> model = nn.Sequential([nn.layers.Dense(2, input_dim=3)], seed=0)
+    >>> model.predict([[1.0, 2.0]])
+    Traceback (most recent call last):
+    ValueError: x must have 3 features (columns). Received: x.shape=(1, 2)
+    """
 
     def _check_x(self, x, name: str = "x") -> np.ndarray:
         x = to_array(x, name, self.dtype, ndim=2)

@@ -19,7 +19,17 @@ from nncore._checks import check_int
 
 
 class Persistence:
-    """Files, pickles and copies of :class:`~nncore.models.Sequential`."""
+    """Files, pickles and copies of :class:`~nncore.models.Sequential`.
+
+    Example
+    -------
+    >>> import copy, os, tempfile, nncore as nn
+    >>> model = nn.Sequential([nn.layers.Dense(2, input_dim=3)], seed=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.nnc")
+    >>> model.save(path)
+    >>> nn.load_model(path).get_config() == copy.deepcopy(model).get_config()
+    True
+    """
 
     def save(self, filepath, include_optimizer: bool = True) -> None:
         """Write the model to ``filepath``: architecture, weights, ``metadata`` and (with
@@ -32,6 +42,12 @@ class Persistence:
         another library's extension (``.keras``, ``.h5``, ``.onnx``, ``.pt``...) is
         refused with a ValueError rather than given a format it does not hold; ONNX files
         come from :meth:`export`.
+
+        Parameters
+        ----------
+        filepath : str or os.PathLike
+        include_optimizer : bool, default True
+            Also store the compile state, to resume training.
         """
         check_extension(filepath)
         self._require_built("save")
@@ -165,6 +181,10 @@ class Persistence:
         ``filepath``, which must end in ``.weights.nnc`` (as Keras 3 asks ``.weights.h5``):
         :meth:`load_weights` puts them back into a model of the same architecture.
 
+        Parameters
+        ----------
+        filepath : str or os.PathLike
+
         Example
         -------
         >>> import nncore as nn
@@ -182,6 +202,10 @@ class Persistence:
         """Read weights written by :meth:`save_weights` (or a whole model file) into this
         model, which must be built with the same layers' weight shapes; nothing is
         changed unless every array fits.
+
+        Parameters
+        ----------
+        filepath : str or os.PathLike
 
         Example
         -------
@@ -226,7 +250,19 @@ FOREIGN_EXTENSIONS = {".keras": "Keras", ".h5": "HDF5", ".hdf5": "HDF5", ".onnx"
 
 def check_extension(filepath) -> None:
     """Refuse a path whose extension names another format (other types: write_archive
-    says what it takes)."""
+    says what it takes).
+
+    Parameters
+    ----------
+    filepath : str or os.PathLike
+
+    Example
+    -------
+    >>> check_extension("model.nnc")
+    >>> check_extension("model.h5")
+    Traceback (most recent call last):
+    ValueError: save() writes nncore's own model format, not HDF5 (.h5): name the file .nnc. Received: filepath='model.h5'
+    """
     if not isinstance(filepath, (str, os.PathLike)):
         return
     name = os.fspath(filepath)

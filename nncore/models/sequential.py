@@ -32,18 +32,17 @@ class Sequential(Inputs, Trainer, Persistence):
     seed : int, optional
         Seeds weight initialisation, shuffling and dropout: the same seed, data and
         backend give bit-identical training.
-    backend : {"native", "numpy"} or None
-        None takes the current default (``nncore.backend()``).
+    backend : {"native", "numpy"} or None (the current default, ``nncore.backend()``)
     dtype : {"float32", "float64"}
         Parameters and computation (float64 for gradient checks and teaching).
+    name : str, default "sequential"
 
     Attributes
     ----------
     metadata : dict
-        Anything of the user's that should travel with the model (strict JSON: str keys,
-        finite numbers, strings, lists, dicts), saved in the model file and given back by
-        ``load_model``, pickles and copies. nncore itself never reads it; the command line
-        keeps its preprocessing there (``metadata["nncore.cli"]``).
+        The user's own data (strict JSON), saved in the model file and given back by
+        ``load_model``, pickles and copies; nncore never reads it (the command line keeps
+        its preprocessing in ``metadata["nncore.cli"]``).
 
     Example
     -------
@@ -85,12 +84,15 @@ class Sequential(Inputs, Trainer, Persistence):
 
         On a built model each ``add`` moves every weight into a new flat buffer: build a
         deep stack with ``Sequential([...])``, which does that once.
+
+        Parameters
+        ----------
+        layer : Layer
         """
         self._add_layers([layer])
 
     def _add_layers(self, layers: list) -> None:
-        """Append ``layers`` and build them in one pass, linear in the number of layers
-        (one ``_pack``); all are checked and named before anything changes."""
+        """Append and build ``layers`` in one pass (one ``_pack``), all checked first."""
         names = self._check_new_layers(layers)
         for layer, name in zip(layers, names):
             layer.name = name
@@ -108,8 +110,7 @@ class Sequential(Inputs, Trainer, Persistence):
             self.build(layers[0].input_dim)
 
     def _check_new_layers(self, layers: list) -> list[str]:
-        """The names ``layers`` will take, once each is checked against the model and the
-        layers before it, as ``add`` one by one would check it."""
+        """The names ``layers`` will take, each checked as ``add`` one by one would."""
         self._check_layer_count(len(self._layers) + len(layers))
         members = {id(other) for other in self._layers}
         taken = {other.name for other in self._layers}
@@ -149,8 +150,7 @@ class Sequential(Inputs, Trainer, Persistence):
 
     @staticmethod
     def _free_name(layer: Layer, taken: set, counters: dict[str, int]) -> str:
-        """The layer's own name if it is free, else the first free ``base_i`` after the
-        last one given for this base (names are only added, so none before it is free)."""
+        """The layer's name if free, else the first free ``base_i`` after the last given."""
         if layer.name is not None:
             if layer.name in taken:
                 raise ValueError(f"Layer names must be unique. Received a second "
@@ -166,7 +166,12 @@ class Sequential(Inputs, Trainer, Persistence):
         return f"{base}_{i}"
 
     def build(self, input_dim: int) -> None:
-        """Create every layer's weights for inputs of ``input_dim`` features."""
+        """Create every layer's weights for inputs of ``input_dim`` features.
+
+        Parameters
+        ----------
+        input_dim : int
+        """
         input_dim = check_int(input_dim, "input_dim", low=1, high=MAX_WIDTH)  # BLAS's ints
         if self.built:
             if input_dim != self.input_dim:
@@ -184,9 +189,8 @@ class Sequential(Inputs, Trainer, Persistence):
         self._pack()
 
     def _pack(self) -> None:
-        """Move every layer's weights into one flat buffer, and their gradients into
-        another, laid out alike; the layers keep views. The optimizer then updates a run of
-        trainable layers in one fused pass over memory instead of one call per array."""
+        """Move the weights into one flat buffer, the gradients into another (the layers
+        keep views): the optimizer updates a run of trainable layers in one fused pass."""
         params = [p for layer in self._layers for p in layer.params]
         flat = np.empty(sum(p.size for p in params), dtype=self.dtype)
         flat_grads = np.zeros_like(flat)
@@ -208,8 +212,7 @@ class Sequential(Inputs, Trainer, Persistence):
                            for p, g, reg in layer.regularized()]
 
     def _trainable_runs(self) -> tuple[tuple[int, int], ...]:
-        """The ``(start, stop)`` bounds in the flat buffers of each run of consecutive
-        trainable layers (one run when every layer trains)."""
+        """``(start, stop)`` in the flat buffers of each run of trainable layers."""
         key = tuple(layer.trainable for layer in self._layers)
         if key != self._runs_key:
             bounds, start = [], 0
@@ -252,7 +255,12 @@ class Sequential(Inputs, Trainer, Persistence):
         return [w for layer in self._layers for w in layer.get_weights()]
 
     def set_weights(self, weights) -> None:
-        """Replace every weight; all are checked before any is written."""
+        """Replace every weight; all are checked before any is written.
+
+        Parameters
+        ----------
+        weights : list of arrays, as :meth:`get_weights` returns them
+        """
         self._require_built("set_weights")
         targets = [w for layer in self._layers for w in layer.params + layer.state]
         weights = list(weights)
@@ -275,7 +283,12 @@ class Sequential(Inputs, Trainer, Persistence):
 
     # ------------------------------------------------------------ summary
     def summary(self, print_fn=None) -> None:
-        """Print a Keras-style table of layers, output shapes and parameter counts."""
+        """Print a Keras-style table of layers, output shapes and parameter counts.
+
+        Parameters
+        ----------
+        print_fn : callable, optional, given the table as one string (default ``print``)
+        """
         self._require_built("summary")
         kinds = [f"{layer.name} ({type(layer).__name__})" for layer in self._layers]
         # The first column widens for long names ("batch_normalization
@@ -306,7 +319,14 @@ class Sequential(Inputs, Trainer, Persistence):
 
     # ------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None) -> None:
-        """Choose the optimizer, the loss and the metrics reported by fit/evaluate."""
+        """Choose the optimizer, the loss and the metrics reported by fit/evaluate.
+
+        Parameters
+        ----------
+        optimizer : str or Optimizer, default 'rmsprop'
+        loss : str, Loss or (fn, gradient); required (see :func:`nncore.losses.get`)
+        metrics : list of names, functions or Metric objects, optional
+        """
         if optimizer is None:  # Keras accepts it, then fails in fit on None.apply
             raise ValueError("compile needs an optimizer, such as 'rmsprop' (the default) or "
                              "nn.optimizers.Adam(). Received: optimizer=None")
@@ -337,12 +357,20 @@ class Sequential(Inputs, Trainer, Persistence):
 
     # ------------------------------------------------------------ config and files
     def get_config(self) -> dict:
+        """The architecture, as a dict: name, seed, dtype, input_dim, layers."""
         return {"name": self.name, "seed": self.seed, "dtype": str(self.dtype),
                 "input_dim": self.input_dim,
                 "layers": [layers_module.serialize(layer) for layer in self._layers]}
 
     @classmethod
     def from_config(cls, config: dict, backend=None) -> Sequential:
+        """A new model from :meth:`get_config`'s dict.
+
+        Parameters
+        ----------
+        config : dict
+        backend : str or None, as for the constructor
+        """
         cls._check_layer_count(len(config["layers"]))  # before creating any layer
         model = cls([layers_module.deserialize(c) for c in config["layers"]],
                     seed=config.get("seed"), backend=backend,
@@ -397,6 +425,12 @@ def load_model(filepath: str | os.PathLike, compile: bool = True, backend=None) 
     back too, so ``fit`` continues exactly where the saved model stopped. A truncated,
     altered or foreign file raises :class:`nncore.saving.ModelFileError`; nothing in the
     file is ever executed or unpickled.
+
+    Parameters
+    ----------
+    filepath : str or os.PathLike, a ``.nnc`` file
+    compile : bool, default True: restore the compile state too
+    backend : str or None, as for :class:`Sequential`
 
     Example
     -------

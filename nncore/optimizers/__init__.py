@@ -20,7 +20,18 @@ _BY_NAME = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop, "adam": Adam, "a
 
 def get(identifier) -> Optimizer | None:
     """A new optimizer from a name (``"adam"``), the given instance, or None for None (as
-    keras.optimizers.get; ``compile`` refuses it)."""
+    keras.optimizers.get; ``compile`` refuses it).
+
+    Parameters
+    ----------
+    identifier : str, Optimizer or None
+        A name (any case) or an instance, returned as is.
+
+    Example
+    -------
+    >>> get('SGD').learning_rate
+    0.01
+    """
     if identifier is None or isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, str) and identifier.lower() in _BY_NAME:
@@ -30,10 +41,32 @@ def get(identifier) -> Optimizer | None:
 
 
 def serialize(optimizer: Optimizer) -> dict:
+    """The ``{'class_name', 'config'}`` dict :func:`deserialize` reads back.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+
+    Example
+    -------
+    >>> serialize(SGD(momentum=0.9))['config']['momentum']
+    0.9
+    """
     return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
 
 
 def deserialize(config: dict) -> Optimizer:
+    """A new optimizer from :func:`serialize`'s dict (its slots are not kept).
+
+    Parameters
+    ----------
+    config : dict
+
+    Example
+    -------
+    >>> deserialize(serialize(RMSprop(rho=0.8)))
+    RMSprop(learning_rate=0.001, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, rho=0.8, momentum=0.0, epsilon=1e-07, centered=False)
+    """
     classes = {cls.__name__: cls for cls in _BY_NAME.values()}
     name = config.get("class_name")
     if name not in classes:

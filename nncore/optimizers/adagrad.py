@@ -11,6 +11,18 @@ class Adagrad(Optimizer):
     """``acc += g**2; w -= lr * g / sqrt(acc + epsilon)`` (Duchi et al., 2011), with the
     accumulator starting at ``initial_accumulator_value`` as in Keras.
 
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+        The step size ``lr``, >= 0, or a schedule of the step count.
+    initial_accumulator_value : float, default 0.1
+        Starting value of ``acc``, >= 0.
+    epsilon : float, default 1e-7
+        Added to the denominator, for stability.
+    **kwargs
+        ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``, ``name``:
+        see :class:`~nncore.optimizers.base.Optimizer`.
+
     Example
     -------
     >>> import nncore as nn

@@ -11,6 +11,22 @@ class Adam(Optimizer):
     (Kingma & Ba, 2015); ``amsgrad`` uses the running maximum of ``v`` (Reddi et al.,
     2018).
 
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+        The step size ``lr``, >= 0, or a schedule of the step count.
+    beta_1 : float in [0, 1), default 0.9
+        Decay of the first moment ``m``.
+    beta_2 : float in [0, 1), default 0.999
+        Decay of the second moment ``v``.
+    epsilon : float, default 1e-7
+        Added to the denominator, for stability.
+    amsgrad : bool, default False
+        Use the running maximum of ``v``.
+    **kwargs
+        ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``, ``name``:
+        see :class:`~nncore.optimizers.base.Optimizer`.
+
     Example
     -------
     >>> import nncore as nn
@@ -41,6 +57,16 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """Adam with decoupled weight decay ``w -= lr * weight_decay * w`` before each step
     (Loshchilov & Hutter, 2019); Keras's default ``weight_decay=0.004``.
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+        The step size ``lr``, >= 0, or a schedule of the step count.
+    weight_decay : float, default 0.004
+        Decoupled decay rate, >= 0 (None is refused).
+    **kwargs
+        Adam's ``beta_1``, ``beta_2``, ``epsilon``, ``amsgrad``, and ``clipnorm``,
+        ``clipvalue``, ``global_clipnorm``, ``name``.
 
     Example
     -------

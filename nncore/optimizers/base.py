@@ -33,6 +33,22 @@ MAX_ITERATIONS = 2**62
 class Optimizer:
     """Base class of nncore's optimizers; subclasses define ``slot_names`` and ``_update``.
 
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+        The step size ``lr``, >= 0, or a schedule of the step count.
+    weight_decay : float or None, default None
+        Decoupled decay ``w -= lr * weight_decay * w`` each step; None for none.
+    clipnorm : float or None
+        Rescale each gradient array to this L2 norm at most.
+    clipvalue : float or None
+        Clip every gradient entry to ``[-clipvalue, clipvalue]``.
+    global_clipnorm : float or None
+        Rescale all gradients together to this global L2 norm at most (only one of the
+        three clips may be set).
+    name : str or None
+        Defaults to the class name in lower case.
+
     Example
     -------
     >>> import numpy as np, nncore as nn
@@ -106,7 +122,13 @@ class Optimizer:
 
     # ------------------------------------------------------------ slots and steps
     def build(self, params) -> None:
-        """Create zeroed slots (Adagrad: its initial accumulator) for each parameter, flat."""
+        """Create zeroed slots (Adagrad: its initial accumulator) for each parameter, flat.
+
+        Parameters
+        ----------
+        params : list of ndarray
+            Writeable C-contiguous float32/float64 arrays.
+        """
         for i, p in enumerate(params):
             _check_param(p, f"params[{i}]")
         self.slots = [{name: self._initial_slot(name, p).reshape(-1)
@@ -144,7 +166,17 @@ class Optimizer:
         return np.zeros_like(param)
 
     def apply(self, params, grads, ops: Backend) -> None:
-        """One step: clip ``grads`` in place, then update each of ``params`` in place."""
+        """One step: clip ``grads`` in place, then update each of ``params`` in place.
+
+        Parameters
+        ----------
+        params : list of ndarray
+            Writeable C-contiguous float32/float64 arrays.
+        grads : list of ndarray
+            One per parameter, of its shape and dtype.
+        ops : Backend
+            The backend whose kernels run the step (``nn.get_backend()``).
+        """
         self.clip(grads, ops)
         self.update(params, grads, ops)
 
@@ -155,7 +187,15 @@ class Optimizer:
                     and self.global_clipnorm is None)
 
     def clip(self, grads, ops: Backend) -> None:
-        """Clip ``grads`` in place as configured (nothing if no clipping is set)."""
+        """Clip ``grads`` in place as configured (nothing if no clipping is set).
+
+        Parameters
+        ----------
+        grads : list of ndarray
+            One per parameter, of its shape and dtype.
+        ops : Backend
+            The backend whose kernels run the step (``nn.get_backend()``).
+        """
         if self.clipnorm is not None:
             for g in grads:
                 ops.clip_by_norm(g, self.clipnorm)
@@ -166,7 +206,17 @@ class Optimizer:
                 ops.clip_by_value(g, self.clipvalue)
 
     def update(self, params, grads, ops: Backend) -> None:
-        """Update each of ``params`` in place from ``grads`` (already clipped); count it."""
+        """Update each of ``params`` in place from ``grads`` (already clipped); count it.
+
+        Parameters
+        ----------
+        params : list of ndarray
+            Writeable C-contiguous float32/float64 arrays.
+        grads : list of ndarray
+            One per parameter, of its shape and dtype.
+        ops : Backend
+            The backend whose kernels run the step (``nn.get_backend()``).
+        """
         if len(grads) != len(params):
             raise ValueError(f"grads must hold one array per parameter ({len(params)}). "
                              f"Received {len(grads)}.")
@@ -241,6 +291,7 @@ class Optimizer:
             self._view_slots()
 
     def get_config(self) -> dict:
+        """The constructor's arguments, as a dict (a schedule serialized)."""
         lr = self._learning_rate
         return {
             "name": self.name,
@@ -252,6 +303,12 @@ class Optimizer:
 
     @classmethod
     def from_config(cls, config: dict) -> Optimizer:
+        """A new optimizer from :meth:`get_config`'s dict.
+
+        Parameters
+        ----------
+        config : dict
+        """
         config = dict(config)
         if isinstance(config.get("learning_rate"), dict):
             config["learning_rate"] = schedules.deserialize(config["learning_rate"])

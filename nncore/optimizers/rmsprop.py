@@ -10,6 +10,22 @@ class RMSprop(Optimizer):
     lecture 6e); ``centered`` subtracts the squared running mean gradient from ``v``;
     ``momentum`` accumulates the steps.
 
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+        The step size ``lr``, >= 0, or a schedule of the step count.
+    rho : float in [0, 1], default 0.9
+        Decay of the running mean of ``g**2``.
+    momentum : float in [0, 1], default 0.0
+        Momentum of the steps; 0 for none.
+    epsilon : float, default 1e-7
+        Added to the denominator, for stability.
+    centered : bool, default False
+        Divide by the estimated variance instead of the mean square.
+    **kwargs
+        ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``, ``name``:
+        see :class:`~nncore.optimizers.base.Optimizer`.
+
     Example
     -------
     >>> import nncore as nn

@@ -14,18 +14,43 @@ from nncore._checks import check_float, check_int
 
 
 class LearningRateSchedule:
-    """Base class: called with the optimizer's step count (0 for the first update)."""
+    """Base class: called with the optimizer's step count (0 for the first update).
+
+    Example
+    -------
+    >>> schedule = CosineDecay(0.1, decay_steps=100)
+    >>> schedule(0), schedule(100)
+    (0.1, 0.0)
+    """
 
     def __call__(self, step: int) -> float:
         raise NotImplementedError
 
     def get_config(self) -> dict:
+        """The constructor's arguments, as a dict."""
         raise NotImplementedError
 
 
 class ExponentialDecay(LearningRateSchedule):
     """``lr = initial_learning_rate * decay_rate ** (step / decay_steps)`` (floored
-    exponent when ``staircase``)."""
+    exponent when ``staircase``).
+
+    Parameters
+    ----------
+    initial_learning_rate : float
+        The rate at step 0, >= 0.
+    decay_steps : int
+        Steps over which the decay runs, >= 1.
+    decay_rate : float
+        Factor applied every ``decay_steps`` steps, >= 0.
+    staircase : bool, default False
+        Decay in whole steps of ``decay_steps``.
+
+    Example
+    -------
+    >>> ExponentialDecay(0.1, 10, 0.5, staircase=True)(15)
+    0.05
+    """
 
     def __init__(self, initial_learning_rate: float, decay_steps: int, decay_rate: float,
                  staircase: bool = False):
@@ -52,7 +77,21 @@ class ExponentialDecay(LearningRateSchedule):
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
-    """``values[i]`` for ``boundaries[i-1] < step <= boundaries[i]`` (Keras's rule)."""
+    """``values[i]`` for ``boundaries[i-1] < step <= boundaries[i]`` (Keras's rule).
+
+    Parameters
+    ----------
+    boundaries : list of int
+        Increasing step counts, >= 0.
+    values : list of float
+        One more than ``boundaries``: the rate of each interval.
+
+    Example
+    -------
+    >>> schedule = PiecewiseConstantDecay([100], [0.1, 0.01])
+    >>> schedule(100), schedule(101)
+    (0.1, 0.01)
+    """
 
     def __init__(self, boundaries, values):
         for name, seq in (("boundaries", boundaries), ("values", values)):
@@ -78,7 +117,27 @@ class PiecewiseConstantDecay(LearningRateSchedule):
 
 class CosineDecay(LearningRateSchedule):
     """Optional linear warm-up to ``warmup_target``, then cosine decay over
-    ``decay_steps`` down to ``alpha`` times the starting rate (Loshchilov & Hutter, 2017)."""
+    ``decay_steps`` down to ``alpha`` times the starting rate (Loshchilov & Hutter, 2017).
+
+    Parameters
+    ----------
+    initial_learning_rate : float
+        The rate at step 0, >= 0.
+    decay_steps : int
+        Steps over which the decay runs, >= 1.
+    alpha : float in [0, 1], default 0.0
+        The final rate as a fraction of the starting one.
+    warmup_target : float or None, default None
+        The rate reached at the end of the warm-up; None for no warm-up.
+    warmup_steps : int, default 0
+        Length of the linear warm-up.
+
+    Example
+    -------
+    >>> schedule = CosineDecay(0.0, 100, warmup_target=0.1, warmup_steps=10)
+    >>> schedule(5), schedule(10), schedule(110)
+    (0.05, 0.1, 0.0)
+    """
 
     def __init__(self, initial_learning_rate: float, decay_steps: int, alpha: float = 0.0,
                  warmup_target: float | None = None, warmup_steps: int = 0):
@@ -111,10 +170,32 @@ _CLASSES = {cls.__name__: cls for cls in (ExponentialDecay, PiecewiseConstantDec
 
 
 def serialize(schedule: LearningRateSchedule) -> dict:
+    """The ``{'class_name', 'config'}`` dict :func:`deserialize` reads back.
+
+    Parameters
+    ----------
+    schedule : LearningRateSchedule
+
+    Example
+    -------
+    >>> serialize(ExponentialDecay(0.1, 10, 0.5))['class_name']
+    'ExponentialDecay'
+    """
     return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
 
 
 def deserialize(config: dict) -> LearningRateSchedule:
+    """A new schedule from :func:`serialize`'s dict.
+
+    Parameters
+    ----------
+    config : dict
+
+    Example
+    -------
+    >>> deserialize(serialize(PiecewiseConstantDecay([5], [1.0, 0.5])))(6)
+    0.5
+    """
     name = config.get("class_name")
     if name not in _CLASSES:
         raise ValueError(f"Unknown learning-rate schedule {name!r}; expected one of "

@@ -9,6 +9,18 @@ class SGD(Optimizer):
     """``w -= lr * g``; with momentum ``v = momentum * v - lr * g; w += v`` (Polyak, 1964),
     or with ``nesterov=True`` ``w += momentum * v - lr * g`` (Sutskever et al., 2013).
 
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.01
+        The step size ``lr``, >= 0, or a schedule of the step count.
+    momentum : float in [0, 1], default 0.0
+        Weight of the previous velocity; 0 for plain SGD.
+    nesterov : bool, default False
+        Nesterov's look-ahead momentum.
+    **kwargs
+        ``weight_decay``, ``clipnorm``, ``clipvalue``, ``global_clipnorm``, ``name``:
+        see :class:`~nncore.optimizers.base.Optimizer`.
+
     Example
     -------
     >>> import nncore as nn

@@ -369,6 +369,11 @@ def _read_array(f: BinaryIO, entry: dict, data_start: int, digest: Any) -> np.nd
 def archive_bytes(config: dict, arrays: Mapping[str, np.ndarray]) -> bytes:
     """The bytes :func:`write_archive` would write, in memory (how a model pickles).
 
+    Parameters
+    ----------
+    config, arrays : dict
+        As for :func:`write_archive`.
+
     Example
     -------
     >>> import numpy as np
@@ -380,7 +385,19 @@ def archive_bytes(config: dict, arrays: Mapping[str, np.ndarray]) -> bytes:
 
 
 def read_archive_bytes(blob: bytes) -> tuple[dict, dict[str, np.ndarray]]:
-    """:func:`read_archive` on bytes in memory, with the same checks."""
+    """:func:`read_archive` on bytes in memory, with the same checks.
+
+    Parameters
+    ----------
+    blob : bytes-like
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> config, arrays = read_archive_bytes(archive_bytes({}, {"w": np.ones(2)}))
+    >>> arrays["w"]
+    array([1., 1.])
+    """
     if not isinstance(blob, (bytes, bytearray, memoryview)):
         raise TypeError(f"blob must be bytes. Received: blob of type {type(blob).__name__}")
     blob = bytes(blob)

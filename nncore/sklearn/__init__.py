@@ -53,6 +53,12 @@ def expected_failed_checks(estimator) -> dict[str, str]:
     For ``check_estimator(est, expected_failed_checks=...)`` and
     ``parametrize_with_checks(..., expected_failed_checks=expected_failed_checks)``.
 
+    Parameters
+    ----------
+    estimator : estimator object
+        An MLPClassifier or MLPRegressor (a float64 one fails one check fewer); for
+        another estimator, its own ``_expected_failed_checks``.
+
     Example
     -------
     >>> sorted(expected_failed_checks(MLPRegressor()))[0]

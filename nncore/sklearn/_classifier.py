@@ -108,6 +108,14 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
         ``classes`` (all the labels) is required on the first call, as in sklearn. With
         ``shuffle=False``, n calls over the same data equal ``fit`` with ``max_iter=n``.
+
+        Parameters
+        ----------
+        X : array_like or DataFrame, shape (n_samples, n_features)
+        y : array_like, shape (n_samples,) or (n_samples, n_labels)
+        classes : array_like, optional
+            Every label; required on the first call.
+        sample_weight : array_like, shape (n_samples,), optional
         """
         if not hasattr(self, "model_") and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit. "
@@ -166,6 +174,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order.
 
         For multi-label y, the probability of each label, shape (n_samples, n_labels).
+
+        Parameters
+        ----------
+        X : array_like or DataFrame, shape (n_samples, n_features)
         """
         P = self._forward(X)
         if self._multilabel:
@@ -175,13 +187,23 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return P / P.sum(axis=1, keepdims=True)  # exact sums of 1 in float64
 
     def predict_log_proba(self, X: Any) -> np.ndarray:
-        """``log(predict_proba(X))``."""
+        """``log(predict_proba(X))``.
+
+        Parameters
+        ----------
+        X : array_like or DataFrame, shape (n_samples, n_features)
+        """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Logits: shape (n_samples,) for binary y (> 0 means ``classes_[1]``), else the
-        log-probabilities (n_samples, n_classes), whose argmax is ``predict``."""
+        log-probabilities (n_samples, n_classes), whose argmax is ``predict``.
+
+        Parameters
+        ----------
+        X : array_like or DataFrame, shape (n_samples, n_features)
+        """
         P = self.predict_proba(X)
         with np.errstate(divide="ignore"):
             if self._multilabel:
@@ -191,7 +213,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return np.log(P)
 
     def predict(self, X: Any) -> np.ndarray:
-        """Labels from ``classes_`` (a 0/1 array of shape (n, n_labels) for multi-label)."""
+        """Labels from ``classes_`` (a 0/1 array of shape (n, n_labels) for multi-label).
+
+        Parameters
+        ----------
+        X : array_like or DataFrame, shape (n_samples, n_features)
+        """
         P = self.predict_proba(X)
         if self._multilabel:
             return (P > 0.5).astype(int)

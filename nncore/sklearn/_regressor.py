@@ -18,6 +18,15 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     ``class_weight`` and ``classes_``; early stopping watches the validation R^2.
     Sparse input is refused with a TypeError: densify it with ``X.toarray()``.
 
+    Parameters
+    ----------
+    hidden_layer_sizes, activation, dropout, batch_normalization, optimizer :
+        As in :class:`MLPClassifier`.
+    learning_rate, batch_size, max_iter, shuffle, early_stopping, validation_fraction :
+        As in :class:`MLPClassifier` (the validation split is random, not stratified).
+    n_iter_no_change, tol, alpha, random_state, verbose, dtype, backend :
+        As in :class:`MLPClassifier`.
+
     Example
     -------
     >>> X = [[x / 10] for x in range(10)]
@@ -30,12 +39,24 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     _y_numeric = True
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
-        """Train a new network on (X, y), y of shape (n_samples,) or (n_samples, n_targets).
+        """Train a new network on (X, y) for up to ``max_iter`` epochs; returns self.
+
+        Parameters
+        ----------
+        X : array_like or DataFrame, shape (n_samples, n_features)
+        y : array_like, shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array_like, shape (n_samples,), optional
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:
         """One epoch over (X, y), keeping the weights and optimizer state of earlier calls.
+
+        Parameters
+        ----------
+        X : array_like or DataFrame, shape (n_samples, n_features)
+        y : array_like, shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array_like, shape (n_samples,), optional
         """
         return self._fit(X, y, sample_weight, incremental=True)
 
@@ -60,6 +81,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return float(r2_score(Y, self._forward_raw(X)))
 
     def predict(self, X: Any) -> np.ndarray:
-        """Predictions, shape (n_samples,) or (n_samples, n_targets) as y was."""
+        """Predictions, shape (n_samples,) or (n_samples, n_targets) as y was.
+
+        Parameters
+        ----------
+        X : array_like or DataFrame, shape (n_samples, n_features)
+        """
         P = self._forward(X)
         return P.ravel() if self._ravel else P

@@ -6,7 +6,14 @@ from nncore.backends.numpy_backend import (
 
 
 class NumpyBackend(Backend):
-    """Pure-NumPy kernels: readable, the reference the native backend is tested against."""
+    """Pure-NumPy kernels: readable, the reference the native backend is tested against.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> NumpyBackend().activation('relu', np.array([[-1.0, 2.0]]))
+    array([[0., 2.]])
+    """
 
     name = "numpy"
     _activation_forward = staticmethod(activations.forward)

@@ -131,7 +131,23 @@ _FORWARD_BY_CODE = {ACTIVATION_CODES[name]: fn for name, fn in _FORWARD.items()}
 
 
 def forward(code: int, Z: np.ndarray, Y: np.ndarray, alpha: float) -> None:
-    """``Y = act(Z)`` for the activation numbered ``code``; Z, Y (rows, d), Y may be Z."""
+    """``Y = act(Z)`` for the activation numbered ``code``; Z, Y (rows, d), Y may be Z.
+
+    Parameters
+    ----------
+    code : int
+        The activation's number in ``ACTIVATION_CODES``.
+    Z, Y : ndarray of shape (rows, d)
+        Input, and output written in place.
+    alpha : float
+        leaky_relu's slope or elu's alpha (ignored by the others).
+
+    Example
+    -------
+    >>> Z = np.array([[-1.0, 2.0]])
+    >>> forward(ACTIVATION_CODES['relu'], Z, Z, 0.0); Z
+    array([[0., 2.]])
+    """
     _FORWARD_BY_CODE[code](Z, Y, alpha)
 
 
@@ -217,6 +233,26 @@ def backward(code: int, dY: np.ndarray, Z: np.ndarray, Y: np.ndarray, alpha: flo
 
     Softmax mixes a row: its Jacobian ``J = diag(y) - y y^T`` is symmetric, so the
     gradient is ``J dy = y * (dy - sum(dy * y))``, without forming J.
+
+    Parameters
+    ----------
+    code : int
+        The activation's number in ``ACTIVATION_CODES``.
+    dY : ndarray of shape (rows, d)
+        dL/dY.
+    Z, Y : ndarray of shape (rows, d)
+        The forward pass's input and output.
+    alpha : float
+        leaky_relu's slope or elu's alpha (ignored by the others).
+    dZ : ndarray of shape (rows, d)
+        dL/dZ, written in place.
+
+    Example
+    -------
+    >>> Z = np.array([[-1.0, 2.0]]); dZ = np.empty_like(Z)
+    >>> backward(ACTIVATION_CODES['relu'], np.ones_like(Z), Z, np.maximum(Z, 0), 0.0, dZ)
+    >>> dZ
+    array([[0., 1.]])
     """
     if code == _SOFTMAX:
         s = np.sum(dY * Y, axis=1, keepdims=True)

@@ -20,7 +20,25 @@ from nncore.backends.numpy_backend import activations
 
 def forward(X: np.ndarray, W: np.ndarray, b: np.ndarray | None, code: int, alpha: float,
             Z: np.ndarray, Y: np.ndarray) -> None:
-    """``Z = X @ W + b`` (no bias if b is None), then ``Y = act(Z)``; Y may be Z."""
+    """``Z = X @ W + b`` (no bias if b is None), then ``Y = act(Z)``; Y may be Z.
+
+    Parameters
+    ----------
+    X, W, b : ndarray of shapes (n, k), (k, m), (m,) or None
+    code : int
+        The activation's code (``ACTIVATION_CODES``).
+    alpha : float
+        Its parameter (leaky_relu's slope, elu's alpha; else ignored).
+    Z, Y : ndarray of shape (n, m)
+        Outputs, written in place.
+
+    Example
+    -------
+    >>> X, W, b = np.array([[1.0, 2.0]]), np.array([[1.0], [-1.0]]), np.array([0.5])
+    >>> Z = np.empty((1, 1))
+    >>> forward(X, W, b, 0, 0.0, Z, Z); Z  # code 0: linear, so Y is Z
+    array([[-0.5]])
+    """
     np.matmul(X, W, out=Z)
     if b is not None:
         Z += b  # b broadcast over the rows: every sample gets the same bias
@@ -37,6 +55,23 @@ def backward(dY: np.ndarray, X: np.ndarray, W: np.ndarray, Z: np.ndarray, Y: np.
     - ``dW = X.T @ dZ``: each weight sums its contribution over the batch;
     - ``db = dZ.sum(axis=0)`` (skipped if db is None);
     - ``dX = dZ @ W.T``, what the previous layer receives as its dY (skipped if None).
+
+    Parameters
+    ----------
+    dY, X, W, Z, Y : ndarray
+        ``dL/dY`` (n, m), and the forward pass's X (n, k), W (k, m), Z and Y (n, m).
+    code, alpha
+        The activation, as for :func:`forward`.
+    dZ, dW, db, dX : ndarray
+        Outputs of shapes (n, m), (k, m), (m,) and (n, k); db and dX may be None.
+
+    Example
+    -------
+    >>> X, W = np.array([[1.0, 2.0]]), np.array([[1.0], [-1.0]])
+    >>> Z = X @ W
+    >>> dZ, dW, db, dX = np.empty((1, 1)), np.empty((2, 1)), np.empty(1), np.empty((1, 2))
+    >>> backward(np.ones((1, 1)), X, W, Z, Z, 0, 0.0, dZ, dW, db, dX); dW.ravel(), dX
+    (array([1., 2.]), array([[ 1., -1.]]))
     """
     activations.backward(code, dY, Z, Y, alpha, dZ)
     np.matmul(X.T, dZ, out=dW)

@@ -69,6 +69,12 @@ def loss(code: int, T: np.ndarray, P: np.ndarray, from_logits: bool, param: floa
         Huber's threshold (> 0), or the cross-entropies' label smoothing (in [0, 1]).
     sw : (n,) array of P's dtype, or None (every weight 1).
     dP : (n, d) array of P's dtype to receive the gradient, or None.
+
+    Example
+    -------
+    >>> T, P = np.array([[1.0], [0.0]]), np.array([[0.5], [0.0]])
+    >>> loss(LOSS_CODES['mean_absolute_error'], T, P, False, 1.0, None, None)
+    0.25
     """
     n = P.shape[0]
     w = np.ones(n) if sw is None else sw.astype(np.float64)
@@ -81,7 +87,23 @@ def sample_losses(code: int, T: np.ndarray, P: np.ndarray, from_logits: bool,
                   param: float, c: np.ndarray | None = None,
                   dP: np.ndarray | None = None) -> np.ndarray:
     """``loss_i`` of every row as float64 (n,); with ``dP``, the gradient of
-    ``sum_i c_i * loss_i`` is written into it (``c`` is then required)."""
+    ``sum_i c_i * loss_i`` is written into it (``c`` is then required).
+
+    Parameters
+    ----------
+    code, T, P, from_logits, param
+        As for :func:`loss`.
+    c : ndarray of shape (n,) or None
+        The factor of each row's gradient (``w_i / n`` for :func:`loss`).
+    dP : ndarray of P's shape or None
+        Receives the gradient.
+
+    Example
+    -------
+    >>> T, P = np.array([[1.0], [0.0]]), np.array([[0.5], [0.0]])
+    >>> sample_losses(LOSS_CODES['mean_squared_error'], T, P, False, 1.0)
+    array([0.25, 0.  ])
+    """
     d = P.shape[1]
     if param and code in (_BINARY, _CATEGORICAL):  # label smoothing
         T = T * P.dtype.type(1 - param) + P.dtype.type(param / (2 if code == _BINARY else d))

@@ -32,6 +32,25 @@ def sgd(w: np.ndarray, g: np.ndarray, v: np.ndarray | None, lr: float, momentum:
     with Nesterov ``w += momentum * v - lr * g`` (the new ``v``), as keras.optimizers.SGD.
 
     ``v`` is None when ``momentum`` is 0.
+
+    Parameters
+    ----------
+    w, g : ndarray
+        The weights (updated in place) and their gradient.
+    v : ndarray or None
+        The velocity, updated in place.
+    lr : float
+        The learning rate.
+    momentum : float
+    nesterov : bool
+    wd : float
+        Decoupled weight decay; 0 for none.
+
+    Example
+    -------
+    >>> w, g, v = np.array([1.0]), np.array([0.5]), np.zeros(1)
+    >>> sgd(w, g, v, lr=0.1, momentum=0.9, nesterov=False, wd=0.0); w, v
+    (array([0.95]), array([-0.05]))
     """
     _decay(w, lr, wd)
     if v is None:
@@ -46,7 +65,27 @@ def sgd(w: np.ndarray, g: np.ndarray, v: np.ndarray | None, lr: float, momentum:
 
 def adagrad(w: np.ndarray, g: np.ndarray, acc: np.ndarray, lr: float, eps: float,
             wd: float) -> None:
-    """``acc += g**2``; ``w -= lr * g / sqrt(acc + eps)`` (Duchi et al., 2011)."""
+    """``acc += g**2``; ``w -= lr * g / sqrt(acc + eps)`` (Duchi et al., 2011).
+
+    Parameters
+    ----------
+    w, g : ndarray
+        The weights (updated in place) and their gradient.
+    acc : ndarray
+        The sum of squared gradients, updated in place.
+    lr : float
+        The learning rate.
+    eps : float
+        Added to the denominator.
+    wd : float
+        Decoupled weight decay; 0 for none.
+
+    Example
+    -------
+    >>> w, g, acc = np.array([1.0]), np.array([0.5]), np.zeros(1)
+    >>> adagrad(w, g, acc, lr=0.1, eps=0.0, wd=0.0); w, acc
+    (array([0.9]), array([0.25]))
+    """
     _decay(w, lr, wd)
     acc += np.square(g)
     w -= lr * g / np.sqrt(acc + eps)
@@ -61,6 +100,31 @@ def rmsprop(w: np.ndarray, g: np.ndarray, v: np.ndarray, mom: np.ndarray | None,
     ``avg = rho * avg + (1 - rho) * g`` and divides by ``sqrt(v - avg**2 + eps)`` instead
     of ``sqrt(v + eps)``: ``s = lr * g / sqrt(...)``. With momentum (``mom`` given)
     ``mom = momentum * mom + s; w -= mom``, else ``w -= s``.
+
+    Parameters
+    ----------
+    w, g : ndarray
+        The weights (updated in place) and their gradient.
+    v : ndarray
+        Running mean of ``g**2``, in place.
+    mom : ndarray or None
+        Momentum buffer (None: no momentum).
+    avg : ndarray or None
+        Running mean of ``g`` (None: not centered).
+    lr : float
+        The learning rate.
+    rho : float
+    momentum : float
+    eps : float
+        Added to the denominator.
+    wd : float
+        Decoupled weight decay; 0 for none.
+
+    Example
+    -------
+    >>> w, g, v = np.array([1.0]), np.array([0.5]), np.zeros(1)
+    >>> rmsprop(w, g, v, None, None, lr=0.1, rho=0.75, momentum=0.0, eps=0.0, wd=0.0); w, v
+    (array([0.8]), array([0.0625]))
     """
     _decay(w, lr, wd)
     v[...] = rho * v + (1.0 - rho) * np.square(g)
@@ -87,6 +151,30 @@ def adam(w: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray,
     (``vhat`` given) uses ``vhat = max(vhat, v)`` in place of ``v``;
     ``w -= alpha * m / (sqrt(v) + eps)`` with
     ``alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)``. With ``wd`` > 0 this is AdamW.
+
+    Parameters
+    ----------
+    w, g : ndarray
+        The weights (updated in place) and their gradient.
+    m, v : ndarray
+        First and second moments, in place.
+    vhat : ndarray or None
+        AMSGrad's maximum of ``v`` (None: plain Adam).
+    lr : float
+        The learning rate.
+    beta_1, beta_2 : float
+    eps : float
+        Added to the denominator.
+    step : int
+        The step number ``t``, from 1.
+    wd : float
+        Decoupled weight decay; 0 for none.
+
+    Example
+    -------
+    >>> w, g, m, v = np.array([1.0]), np.array([0.5]), np.zeros(1), np.zeros(1)
+    >>> adam(w, g, m, v, None, lr=0.1, beta_1=0.9, beta_2=0.999, eps=0.0, step=1, wd=0.0); w
+    array([0.9])
     """
     _decay(w, lr, wd)
     # Both bias corrections folded into one scalar, computed once in double.

@@ -47,6 +47,17 @@ class DensePlan:
     loss_code, from_logits, param : as the loss kernel takes them (param: Huber's delta
         or a cross-entropy's label smoothing).
     fused : the loss is taken on the last layer's logits (see the module docstring).
+
+    Example
+    -------
+    >>> from nncore.backends.base import ACTIVATION_CODES, LOSS_CODES
+    >>> W, b = np.array([[1.0], [1.0]]), np.zeros(1)
+    >>> dW, db = np.empty_like(W), np.empty_like(b)
+    >>> plan = DensePlan([(W, b)], [(dW, db)], [ACTIVATION_CODES['linear']], [0.0],
+    ...                 LOSS_CODES['mean_squared_error'], False, 1.0, False)
+    >>> loss, Y = plan.train_step(np.array([[1.0, 2.0]]), np.array([[2.0]]), None)
+    >>> loss, dW.ravel()
+    (1.0, array([2., 4.]))
     """
 
     def __init__(self, weights, grads, codes, alphas, loss_code: int, from_logits: bool,
@@ -74,7 +85,17 @@ class DensePlan:
 
     def train_step(self, X: np.ndarray, T: np.ndarray, sw: np.ndarray | None):
         """Forward, loss and backward for the batch ``X``; writes every gradient and
-        returns ``(loss, Y_L)`` (Y_L is overwritten by the next step of this size)."""
+        returns ``(loss, Y_L)`` (Y_L is overwritten by the next step of this size).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, k_1)
+            The batch, of the weights' dtype.
+        T : ndarray
+            Targets as the loss kernel takes them.
+        sw : ndarray of shape (n,) or None
+            Sample weights.
+        """
         arrays, dA = self._workspace(len(X))
         A = X
         for (W, b, _, _, code, alpha), (Z, Y, _) in zip(self.layers, arrays):
