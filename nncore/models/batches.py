@@ -45,7 +45,19 @@ class _Batches:
 
 def is_stream(x) -> bool:
     """Whether ``fit``'s ``x`` is a stream of batches rather than an array: an iterator
-    (a generator...), or an iterable that is no array-like (a CSVDataset...)."""
+    (a generator...), or an iterable that is no array-like (a CSVDataset...).
+
+    Parameters
+    ----------
+    x : object
+        What was given as ``x``.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> is_stream(iter([])), is_stream(np.zeros((2, 2))), is_stream([[1.0, 2.0]])
+    (True, False, False)
+    """
     if isinstance(x, Iterator):
         return True
     return isinstance(x, Iterable) and not isinstance(x, (np.ndarray, list, tuple, str,

@@ -1,8 +1,7 @@
 """``Sequential``: a stack of layers, as keras.Sequential.
 
 This module holds the structure (layers, the flat weight buffer, summary, compile,
-config); the training loop is in :mod:`nncore.models.trainer`, the input checks in
-:mod:`nncore.models.inputs`, files and copies in :mod:`nncore.models.persistence`.
+config); training, inference, input checks and files are in the modules beside it.
 Every public method checks its arguments before it changes anything, so a refused call
 leaves the model exactly as it was.
 """
@@ -18,12 +17,13 @@ from nncore import metrics as metrics_module, onnx as onnx_export, optimizers, s
 from nncore._training_guard import TrainingGuard
 from nncore._checks import MAX_WIDTH, as_dtype, check_int, make_rng, snake_case, to_array
 from nncore.layers import Layer
+from nncore.models.inference import Inference
 from nncore.models.inputs import Inputs
 from nncore.models.persistence import Persistence
 from nncore.models.trainer import Trainer
 
 
-class Sequential(Inputs, Trainer, Persistence):
+class Sequential(Inputs, Trainer, Inference, Persistence):
     """A linear stack of layers, as keras.Sequential.
 
     Parameters

@@ -66,7 +66,22 @@ def write_atomically(path: str, chunks) -> None:
     temporary sibling, fsynced, then renamed onto the target: a failed write leaves any
     previous file as it was. A symlink is followed to its target (which is replaced, the
     link kept); special files are refused; errors name ``path``. The model files and the
-    ONNX export both write this way."""
+    ONNX export both write this way.
+
+    Parameters
+    ----------
+    path : str
+        The file to write, already checked by ``_check_path``.
+    chunks : iterable of bytes-like
+        The file's contents, written in order.
+
+    Example
+    -------
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "f.bin")
+    >>> write_atomically(path, [b"ab", b"c"]); open(path, "rb").read()
+    b'abc'
+    """
     target = _write_target(path)
     directory = os.path.dirname(target)
     try:
