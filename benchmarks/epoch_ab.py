@@ -29,8 +29,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--batches", type=int, nargs="+", default=[32, 128, 512])
+    parser.add_argument("--rows", type=int, default=bench.Plan.rows,
+                        help="MNIST rows per epoch (a smaller number: a smoke run)")
     args = parser.parse_args()
-    plan = bench.Plan(reps=args.rounds)
+    plan = bench.Plan(reps=args.rounds, rows=args.rows)
     x, y, data = bench.load_mnist_rows(plan.rows)
     out = {"nncore": os.path.dirname(nncore.__file__), "blas": bench._native_blas(),
            "data": data["source"], "load": os.getloadavg()[0]}

@@ -251,3 +251,19 @@ def test_targets_come_from_the_file(tmp_path):
                                          (1234.5, "1,234"), (12.34, "12.3"), (0.01234, "0.0123")])
 def test_number_format(value, text):
     assert bench._fmt(value) == text
+
+
+def test_epoch_ab_prints_one_builds_ratios():
+    """benchmarks/epoch_ab.py, the old/new comparison tool, on a few rows: one JSON line
+    with each batch size's fit and loop ratios and the bound."""
+    import json
+    import subprocess
+    from pathlib import Path
+
+    script = Path(bench.__file__).with_name("epoch_ab.py")
+    out = subprocess.run([sys.executable, str(script), "--rounds", "1", "--batches", "64",
+                          "--rows", "256"], capture_output=True, text=True, check=True,
+                         timeout=300).stdout
+    report = json.loads(out.splitlines()[-1])
+    assert {"b64 fit", "b64 loop", "b64 bound", "blas", "nncore"} <= set(report)
+    assert report["b64 fit"].endswith(" ms") and "x [" in report["b64 fit"]
