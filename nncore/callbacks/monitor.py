@@ -12,14 +12,17 @@ from nncore.callbacks.base import Callback
 from nncore.optimizers import schedules
 
 
-def better(mode: str, monitor: str):
-    """``(is_better(a, b), mode)`` for a monitored value, ``mode`` resolved from 'auto'.
+def better(mode: str, monitor: str, min_delta: float = 0.0):
+    """``(is_better(a, b), mode)`` for a monitored value, ``mode`` resolved from 'auto':
+    ``a`` is better than ``b`` when it improves on it by more than ``min_delta``.
 
     Parameters
     ----------
     mode : {'auto', 'min', 'max'}
     monitor : str
         The logged value's name ('auto' picks 'max' for accuracies and AUC).
+    min_delta : float
+        The least change that counts as an improvement (>= 0).
 
     Example
     -------
@@ -34,7 +37,9 @@ def better(mode: str, monitor: str):
         mode = "max" if ("acc" in monitor or monitor.endswith("auc")) else "min"
     if mode not in ("min", "max"):
         raise ValueError(f"mode must be 'auto', 'min' or 'max'. Received: mode={mode!r}")
-    return (lambda a, b: a < b) if mode == "min" else (lambda a, b: a > b), mode
+    if mode == "min":
+        return (lambda a, b: a + min_delta < b), mode
+    return (lambda a, b: a - min_delta > b), mode
 
 
 class EarlyStopping(Callback):
@@ -89,7 +94,7 @@ class EarlyStopping(Callback):
         self.baseline = None if baseline is None else check_float(baseline, "baseline")
         self.restore_best_weights = bool(restore_best_weights)
         self.start_from_epoch = check_int(start_from_epoch, "start_from_epoch", low=0)
-        self._better, self.mode = better(mode, monitor)
+        self._better, self.mode = better(mode, monitor, self.min_delta)
         self.stopped_epoch = 0
 
     def on_train_begin(self, logs=None):
@@ -98,10 +103,6 @@ class EarlyStopping(Callback):
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_weights = None
         self.best_epoch = 0
-
-    def _improved(self, value: float, reference: float) -> bool:
-        shift = -self.min_delta if self.mode == "min" else self.min_delta
-        return self._better(value - shift, reference)
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
@@ -120,11 +121,11 @@ class EarlyStopping(Callback):
         if self.best_weights is None and self.restore_best_weights:
             self.best_weights, self.best_epoch = self.model.get_weights(), epoch
         self.wait += 1
-        if self._improved(value, self.best):
+        if self._better(value, self.best):
             self.best, self.best_epoch = value, epoch
             if self.restore_best_weights:
                 self.best_weights = self.model.get_weights()
-            if self.baseline is None or self._improved(value, self.baseline):
+            if self.baseline is None or self._better(value, self.baseline):
                 self.wait = 0
             return
         if self.wait >= self.patience and epoch > 0:
@@ -293,18 +294,14 @@ class ReduceLROnPlateau(Callback):
         self.factor = check_float(factor, "factor", low=0.0, high=1.0, high_open=True)
         self.patience = check_int(patience, "patience", low=0)
         self.verbose = verbose
-        self._better, self.mode = better(mode, monitor)
         self.min_delta = abs(check_float(min_delta, "min_delta"))
+        self._better, self.mode = better(mode, monitor, self.min_delta)
         self.cooldown = check_int(cooldown, "cooldown", low=0)
         self.min_lr = check_float(min_lr, "min_lr", low=0.0)
 
     def on_train_begin(self, logs=None):
         self.wait = self.cooldown_counter = 0
         self.best = math.inf if self.mode == "min" else -math.inf
-
-    def _improved(self, value: float) -> bool:
-        shift = -self.min_delta if self.mode == "min" else self.min_delta
-        return self._better(value - shift, self.best)
 
     def on_epoch_end(self, epoch, logs=None):
         optimizer = self.model.optimizer
@@ -317,7 +314,7 @@ class ReduceLROnPlateau(Callback):
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
             self.wait = 0
-        if self._improved(value):
+        if self._better(value, self.best):
             self.best, self.wait = value, 0
         elif self.cooldown_counter == 0:
             self.wait += 1
