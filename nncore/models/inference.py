@@ -27,7 +27,8 @@ class Inference:
         tracker = _Tracker(self._metrics)
         for step, (X, Y, W) in enumerate(batches):
             self._guard.checkpoint()  # validation inside fit: Ctrl-C may stop it here
-            self.build(X.shape[1])
+            if not self.built:  # a stream's first batch
+                self.build(X.shape[1])
             P = self._forward(X, training=False)
             value, _, _ = self._loss(Y, P, W, grad=False)
             tracker.update(value, Y, P, W)

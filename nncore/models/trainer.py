@@ -282,7 +282,8 @@ class Trainer:
             for step, (X, Y, W) in enumerate(source.epoch(rng)):
                 for cb in callback_list:
                     cb.on_train_batch_begin(step)
-                self.build(X.shape[1])  # a stream's first batch builds the model
+                if not self.built:  # a stream's first batch builds the model
+                    self.build(X.shape[1])
                 value, P = self._train_step(X, Y, W)
                 self._guard.checkpoint()
                 if not math.isfinite(value) and not self._warned_nan:
